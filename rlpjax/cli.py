@@ -1,0 +1,59 @@
+"""`rlpjax <command> ...`: the command-line entry point.
+
+Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`. Only the module of
+the command being run is imported, so `rlpjax generate-data` never pays for importing JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rlpjax.config_io import ConfigError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "main": ("rlpjax.main_job", "the main job on embedded defaults (a CPU smoke run of the whole pipeline)"),
+    "train": ("rlpjax.train.cli", "train with the configured objective (ntp, rlp, grpo)"),
+    "config": ("rlpjax.config_cli", "print a resolved config with every field's documentation"),
+    "convert": ("rlpjax.model.convert_cli", "convert checkpoints between Hugging Face and rlpjax"),
+    "tokenizer": ("rlpjax.data.tokenizer_cli", "train a byte-level BPE tokenizer"),
+    "generate-data": ("rlpjax.reasoning.cli", "generate the controlled synthetic reasoning corpus"),
+    "eval": ("rlpjax.eval.cli", "evaluate a checkpoint with pass@k (controlled suite, GSM8K, MATH-500)"),
+    "bench": ("rlpjax.bench.cli", "benchmarks: data, ntp, sampler, rlp, all"),
+    "compile-check": ("rlpjax.compile_check", "compile the train step for a TPU topology and report memory"),
+}
+
+
+def _top_level_help() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: rlpjax <command> [options]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_module, help_) in COMMANDS.items()]
+    lines += ["", "`rlpjax <command> --help` describes a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; user errors (bad config keys, missing files) print one line and exit 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_top_level_help())
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"rlpjax: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)
+        return 2
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"rlpjax {name}", description=help_)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"rlpjax {name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

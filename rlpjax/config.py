@@ -1,0 +1,306 @@
+"""Frozen, typed run configuration.
+
+A run is described by one `Config`, made of one frozen dataclass per concern (model, mesh, data, optimizer, each
+objective, checkpoint, run). Every field has a docstring directly below it. Presets are small Python files in
+`experiments/` that define `CONFIG = Config(...)`; the command line adds dotted overrides such as
+`model.num_layers=4 rlp.group_size=8`, parsed by the field's declared type (never `eval`). The resolved config is
+written as JSON with every run and `Config.from_json` reloads it.
+
+The machinery (parsing, overrides, JSON) lives in `rlpjax/config_io.py`; this file holds only the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A decoder of the Llama / Qwen2 / Qwen3 family (the flags below select the family's features)."""
+
+    family: str = "qwen3"
+    """Architecture family: "llama", "qwen2" or "qwen3"; names the Hugging Face architecture on export."""
+    vocab_size: int = 512
+    """Number of token ids (embedding rows)."""
+    hidden_size: int = 64
+    """Width of the residual stream."""
+    intermediate_size: int = 192
+    """Width of the SwiGLU MLP's hidden layer."""
+    num_layers: int = 2
+    """Number of decoder blocks."""
+    num_heads: int = 4
+    """Number of query heads."""
+    num_kv_heads: int = 2
+    """Number of key/value heads (grouped-query attention); must divide num_heads."""
+    head_dim: int = 16
+    """Width of one attention head (explicit, as in Qwen3; need not equal hidden_size / num_heads)."""
+    rope_theta: float = 10000.0
+    """RoPE base frequency."""
+    rms_norm_eps: float = 1e-6
+    """Epsilon inside every RMSNorm."""
+    tie_embeddings: bool = True
+    """Share the input embedding with the output projection."""
+    qkv_bias: bool = False
+    """Bias on the q/k/v projections (Qwen2 / Qwen2.5)."""
+    qk_norm: bool = False
+    """RMSNorm on each query and key head before RoPE (Qwen3)."""
+    max_seq_len: int = 2048
+    """Longest position the model is used at (documents, thoughts and caches are checked against it)."""
+    param_dtype: str = "float32"
+    """Storage dtype of the parameters: "float32" or "bfloat16"."""
+    compute_dtype: str = "float32"
+    """Dtype of activations and matmuls: "float32" or "bfloat16" (softmax and norms accumulate in float32)."""
+    scan_layers: bool = False
+    """Run the decoder blocks under `jax.lax.scan` (one compiled block, faster compiles for deep models)."""
+    remat_policy: str = "none"
+    """Activation rematerialisation per block: "none", "full" (save nothing) or "dots" (save matmul outputs)."""
+    init_std: float = 0.02
+    """Standard deviation of the normal initialiser of all weight matrices and embeddings."""
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """The device mesh: axes `data`, `fsdp`, `tensor`; one size may be -1 to take the remaining devices."""
+
+    data: int = 1
+    """Pure data-parallel replicas (parameters replicated across this axis)."""
+    fsdp: int = -1
+    """Fully sharded data-parallel axis: batch and parameters are both split across it."""
+    tensor: int = 1
+    """Tensor-parallel axis: heads and MLP width are split across it."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One named data source of a mixture."""
+
+    name: str = "builtin"
+    """Name of the source (used in metrics and mixture weights)."""
+    path: str = ""
+    """A file, a directory or a glob of shards (local or gs://); empty for the built-in sources."""
+    format: str = "auto"
+    """"auto" (from the file suffix), "jsonl", "parquet", "arrayrecord", "builtin" or "controlled"."""
+    text_field: str = "text"
+    """Field of each record holding the document text."""
+    weight: float = 1.0
+    """Relative sampling weight in the mixture."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training text comes from and how it becomes batches."""
+
+    sources: tuple[SourceConfig, ...] = (SourceConfig(),)
+    """The mixture: one or more named, weighted sources."""
+    tokenizer: str = "byte"
+    """"byte" (built-in byte-level tokenizer, no file) or a path to a tokenizer.json or a directory holding one."""
+    seq_len: int = 128
+    """Tokens per row (packed rows, padded rows, or the maximum document length for RLP)."""
+    global_batch_size: int = 8
+    """Rows per step across all hosts (each host reads global_batch_size / process_count)."""
+    mode: str = "packed"
+    """"packed" (documents concatenated with segment ids), "padded" (one document per row, truncated), or
+    "documents" (one document per row with its length; long documents split into windows: the RLP layout)."""
+    shuffle: bool = True
+    """Shuffle documents (globally for indexable sources, with a window for streams)."""
+    shuffle_window: int = 1000
+    """Window size of the streaming shuffle."""
+    num_epochs: int = 0
+    """Passes over the data; 0 repeats forever."""
+    add_bos: str = "auto"
+    """Prepend BOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
+    add_eos: str = "auto"
+    """Append EOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
+    worker_count: int = 0
+    """Grain worker processes for reading and tokenizing (0: in the main process)."""
+    seed: int = 0
+    """Seed of the shuffle and mixture order (independent of the model's seed)."""
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """AdamW with a learning-rate schedule, clipping and gradient accumulation (optax)."""
+
+    learning_rate: float = 3e-3
+    """Peak learning rate."""
+    schedule: str = "cosine"
+    """"constant", "cosine" or "linear" (decay after warmup to min_lr_ratio * learning_rate)."""
+    warmup_steps: int = 10
+    """Linear warmup steps from 0 to the peak."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate of the cosine / linear decay, as a fraction of the peak."""
+    b1: float = 0.9
+    """Adam beta1."""
+    b2: float = 0.95
+    """Adam beta2."""
+    eps: float = 1e-8
+    """Adam epsilon."""
+    weight_decay: float = 0.1
+    """Decoupled weight decay, applied to matrices only (not norms, biases or embeddings... see decay_embeddings)."""
+    decay_embeddings: bool = False
+    """Also apply weight decay to the embedding matrix."""
+    grad_clip_norm: float = 1.0
+    """Clip the global gradient norm to this value (0 disables)."""
+    grad_accum_steps: int = 1
+    """Micro-batches accumulated per optimizer step (the global batch is split into this many)."""
+
+
+@dataclass(frozen=True)
+class NTPConfig:
+    """Next-token prediction (pretraining, continued pretraining, mid-training)."""
+
+    z_loss_weight: float = 0.0
+    """Weight of the z-loss (log-partition squared), 0 disables."""
+
+
+@dataclass(frozen=True)
+class RLPConfig:
+    """RLP: reinforcement as a pretraining objective (see ../shared/spec/RLP.md)."""
+
+    group_size: int = 16
+    """G: thoughts sampled per chosen position."""
+    positions_per_doc: int = 1
+    """K: positions per document at which to think."""
+    position_strategy: str = "uniform"
+    """"uniform" (random), "stride" (evenly spaced), "surprisal" (top-K EMA-teacher loss) or "last"."""
+    max_thought_tokens: int = 2048
+    """Thought length cap (tokens after <think>, </think> included)."""
+    temperature: float = 0.7
+    """Sampling temperature of thoughts."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1.0 disables)."""
+    top_k: int = 0
+    """Top-k sampling (0 disables)."""
+    ema_tau: float = 0.999
+    """EMA teacher decay: phi <- tau * phi + (1 - tau) * theta after every optimizer step."""
+    horizon: int = 1
+    """h: number of future tokens scored after the thought (1 is the paper)."""
+    gamma: float = 1.0
+    """Discount over the horizon."""
+    eps_low: float = 0.2
+    """Lower clip range of the importance ratio."""
+    eps_high: float = 0.2
+    """Upper clip range of the importance ratio."""
+    kl_beta: float = 0.0
+    """Weight of the k3 KL to a frozen reference (0 in the paper)."""
+    ntp_weight: float = 0.0
+    """Weight of an added next-token loss on the documents (0 in the paper)."""
+    normalize_adv_std: bool = False
+    """Divide advantages by the group's standard deviation (off in the paper)."""
+    ppo_epochs: int = 1
+    """Passes over each rollout batch."""
+    minibatches: int = 1
+    """Minibatches per pass over the rollout batch."""
+    stop_prefix_grad: bool = False
+    """Stop the gradient through the document prefix's activations in the update (default: exact gradient)."""
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """GRPO post-training with verifier rewards (see ../shared/spec/CONTROLLED.md)."""
+
+    num_rollouts: int = 6
+    """r: rollouts per prompt."""
+    temperature: float = 1.0
+    """Sampling temperature of rollouts."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1.0 disables)."""
+    max_prompt_tokens: int = 1024
+    """Longest prompt; longer prompts are an error."""
+    max_new_tokens: int = 1024
+    """Response length cap."""
+    eps_low: float = 0.2
+    """Lower clip range of the importance ratio."""
+    eps_high: float = 0.2
+    """Upper clip range of the importance ratio."""
+    kl_beta: float = 1e-3
+    """Weight of the k3 KL to the frozen reference."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    normalize_adv_std: bool = True
+    """Divide group advantages by the group's standard deviation."""
+    aggregation: str = "token_mean"
+    """"token_mean" (over all response tokens of the batch) or "seq_mean" (per sequence, then over sequences)."""
+    reward: str = "outcome"
+    """Verifier reward by name: "outcome", "process_blend", "strict" or "gated_penalty"."""
+    reward_alpha: float = 0.2
+    """a in the blended rewards (weight of the outcome term)."""
+    recompute_old_logprobs: bool = False
+    """Recompute behaviour log-probs with a forward pass instead of taking the sampler's."""
+    ppo_epochs: int = 1
+    """Passes over each rollout batch."""
+    minibatches: int = 1
+    """Minibatches per pass over the rollout batch."""
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Orbax checkpoints of the full training state."""
+
+    every_steps: int = 100
+    """Save every N steps (0: only at the end and on preemption)."""
+    keep_last: int = 3
+    """Keep the newest K checkpoints."""
+    keep_every: int = 0
+    """Also keep every M-th step forever (0 disables)."""
+    async_save: bool = True
+    """Write checkpoints in the background while training continues."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to run, for how long, and where it writes."""
+
+    name: str = "run"
+    """Name of the run (the default run directory is runs/<name>)."""
+    run_dir: str = ""
+    """Directory for the config, metrics, checkpoints and reports; empty means runs/<name>."""
+    objective: str = "ntp"
+    """Objective by registered name: "ntp", "rlp" or "grpo"."""
+    steps: int = 50
+    """Optimizer steps to train."""
+    seed: int = 0
+    """Seed of parameter initialisation and sampling."""
+    init_from: str = ""
+    """Start from a checkpoint directory (rlpjax) or a Hugging Face model directory; empty: random init."""
+    log_every: int = 1
+    """Write metrics every N steps."""
+    eval_every: int = 0
+    """Run the evaluation hook every N steps (0 disables)."""
+    eval_batches: int = 4
+    """Batches per evaluation."""
+    peak_tflops: float = 0.0
+    """Peak device TFLOP/s for MFU; 0 measures a matmul on the device at start-up."""
+    max_nonfinite_steps: int = 5
+    """Stop after this many consecutive steps with a non-finite loss or gradient (each one is skipped)."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs; the sections mirror the concerns of the framework."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The network."""
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    """The device mesh."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training data."""
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    """The optimizer."""
+    ntp: NTPConfig = field(default_factory=NTPConfig)
+    """Next-token prediction settings."""
+    rlp: RLPConfig = field(default_factory=RLPConfig)
+    """RLP settings."""
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    """GRPO settings."""
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    """Checkpointing."""
+    run: RunConfig = field(default_factory=RunConfig)
+    """The run itself."""
+
+    def replace(self, **sections) -> "Config":
+        """A copy with whole sections replaced (`cfg.replace(model=...)`)."""
+        return dataclasses.replace(self, **sections)
