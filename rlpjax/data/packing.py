@@ -1,0 +1,120 @@
+"""Tokenized documents -> fixed-length rows -> numpy batches.
+
+A `DocCursor` walks the token ids of a document stream (tokenizing a chunk of documents at a time with
+`encode_batch`, BOS/EOS added) and remembers its place as a small JSON state. `take_row` cuts one row's pieces off
+it in one of three modes, and `rows_to_batch` lays rows out as the batch dict every trainer reads:
+
+- "tokens" [B, T] int32, pad_id where empty;
+- "segment_ids" [B, T] int32: 1, 2, ... per document piece within the row, 0 = padding;
+- "positions" [B, T] int32: 0, 1, ... restarting at every piece;
+- "lengths" [B] int32 (documents mode only): real tokens in the row.
+
+Modes: "packed" concatenates documents and splits at row ends (no token lost; a document continued on the next row
+is a new segment there, positions restarting at 0); "padded" puts one document per row and drops what exceeds T
+(counted as truncated tokens); "documents" puts one document per row and splits longer documents into consecutive
+windows of at most T tokens (the RLP layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("packed", "padded", "documents")
+
+
+class DocCursor:
+    """Position in the token stream of a document stream: (chunk start state, document in chunk, token offset)."""
+
+    def __init__(self, stream, tokenizer, *, add_bos: bool, add_eos: bool, chunk_docs: int = 64):
+        self._stream, self._tokenizer, self._chunk_docs = stream, tokenizer, chunk_docs
+        self._prefix = [tokenizer.bos_id] if add_bos else []
+        self._suffix = [tokenizer.eos_id] if add_eos else []
+        self._chunk_start, self._docs, self._doc, self._offset = stream.get_state(), [], 0, 0
+        self.documents_started = 0
+
+    def _read_chunk(self) -> None:
+        """Tokenize the next `chunk_docs` documents of the stream (fewer at its end; StopIteration if none)."""
+        self._chunk_start = self._stream.get_state()
+        texts = []
+        try:
+            while len(texts) < self._chunk_docs:
+                texts.append(self._stream.next())
+        except StopIteration:
+            if not texts:
+                raise
+        self._docs = [np.asarray(self._prefix + ids + self._suffix, dtype=np.int32)
+                      for ids in self._tokenizer.encode_batch(texts)]
+        self._doc, self._offset = 0, 0
+
+    def remaining(self) -> np.ndarray:
+        """Token ids of the current document not yet taken ([n] int32, n > 0); StopIteration at the end of data."""
+        while self._doc >= len(self._docs) or self._offset >= len(self._docs[self._doc]):
+            if self._doc < len(self._docs):
+                self._doc, self._offset = self._doc + 1, 0
+            else:
+                self._read_chunk()
+        return self._docs[self._doc][self._offset:]
+
+    def advance(self, count: int) -> None:
+        """Mark `count` tokens of the current document as taken."""
+        if self._offset == 0:
+            self.documents_started += 1
+        self._offset += count
+
+    def next_doc(self) -> None:
+        """Drop the rest of the current document."""
+        if self._offset == 0:
+            self.documents_started += 1
+        self._doc, self._offset = self._doc + 1, 0
+
+    def get_state(self) -> dict:
+        return {"chunk_start": self._chunk_start, "chunk_len": len(self._docs), "doc": self._doc,
+                "offset": self._offset, "documents_started": self.documents_started}
+
+    def set_state(self, state: dict) -> None:
+        self._stream.set_state(state["chunk_start"])
+        self._docs = []
+        if state["chunk_len"]:
+            self._read_chunk()
+        self._doc, self._offset = state["doc"], state["offset"]
+        self.documents_started = state["documents_started"]
+
+
+def take_row(cursor: DocCursor, seq_len: int, mode: str) -> tuple[list[np.ndarray], int]:
+    """The pieces ([n_i] int32 arrays) of one row and the number of tokens dropped by truncation."""
+    if mode == "packed":
+        pieces, space = [], seq_len
+        while space:
+            piece = cursor.remaining()[:space]
+            cursor.advance(len(piece))
+            pieces.append(piece)
+            space -= len(piece)
+        return pieces, 0
+    remaining = cursor.remaining()
+    piece = remaining[:seq_len]
+    if mode == "padded":
+        cursor.next_doc()
+        return [piece], len(remaining) - len(piece)
+    cursor.advance(len(piece))
+    return [piece], 0
+
+
+def rows_to_batch(rows: list[list[np.ndarray]], seq_len: int, pad_id: int, with_lengths: bool) -> dict[str, np.ndarray]:
+    """Lay out rows of pieces as the batch dict (see the module docstring for the keys and shapes)."""
+    tokens_bt = np.full((len(rows), seq_len), pad_id, dtype=np.int32)
+    segment_ids_bt = np.zeros((len(rows), seq_len), dtype=np.int32)
+    positions_bt = np.zeros((len(rows), seq_len), dtype=np.int32)
+    lengths_b = np.zeros((len(rows),), dtype=np.int32)
+    for row, pieces in enumerate(rows):
+        start = 0
+        for segment, piece in enumerate(pieces, start=1):
+            end = start + len(piece)
+            tokens_bt[row, start:end] = piece
+            segment_ids_bt[row, start:end] = segment
+            positions_bt[row, start:end] = np.arange(len(piece), dtype=np.int32)
+            start = end
+        lengths_b[row] = start
+    batch = {"tokens": tokens_bt, "segment_ids": segment_ids_bt, "positions": positions_bt}
+    if with_lengths:
+        batch["lengths"] = lengths_b
+    return batch

@@ -1,0 +1,51 @@
+"""Turning one raw record into a document text or a counted reason for skipping it.
+
+Bad input never stops a run: every record becomes either `(text, None)` or `(None, kind)` with `kind` one of
+`BAD_KINDS`, and the streams count the kinds (`it.stats()` exposes the counts to the trainer's metrics).
+"""
+
+from __future__ import annotations
+
+import json
+
+BAD_KINDS = ("malformed_json", "invalid_utf8", "missing_field", "non_string_field", "empty_document", "empty_file")
+"""Why a record was skipped: not JSON; not UTF-8 (or lone surrogates); no text field (or null); text not a string;
+text empty or whitespace only; a shard with no records at all (counted once per shard per epoch)."""
+
+Outcome = tuple[str | None, str | None]
+"""(document text, None) for a good record, (None, one of BAD_KINDS) for a skipped one."""
+
+
+def check_text(value: object) -> Outcome:
+    """Classify the value of a record's text field (None means the field is missing or null)."""
+    if value is None:
+        return None, "missing_field"
+    if not isinstance(value, str):
+        return None, "non_string_field"
+    if not value.strip():
+        return None, "empty_document"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from "\ud800"-style JSON escapes cannot be tokenized
+        return None, "invalid_utf8"
+    return value, None
+
+
+def parse_json_record(raw: bytes, text_field: str) -> Outcome:
+    """Classify one JSON object given as bytes (a JSONL line or an ArrayRecord record)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "invalid_utf8"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None, "malformed_json"
+    if not isinstance(record, dict):
+        return None, "malformed_json"
+    return check_text(record.get(text_field))
+
+
+def zero_counts() -> dict[str, int]:
+    """A fresh counter of skipped records, one entry per kind."""
+    return {kind: 0 for kind in BAD_KINDS}

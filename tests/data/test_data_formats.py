@@ -1,0 +1,56 @@
+"""The same documents as JSONL, JSONL.gz, Parquet and ArrayRecord give identical token streams."""
+
+import numpy as np
+import pytest
+
+from rlpjax.config_io import ConfigError
+from rlpjax.data import build_train_iterator, load_tokenizer
+from rlpjax.data.mixture import open_source
+from rlpjax.config import SourceConfig
+from data_corpus import drain, file_config, sample_texts, write_shards
+
+FORMATS = ["jsonl", "jsonl.gz", "parquet", "arrayrecord"]
+
+
+def _token_stream(path: str) -> np.ndarray:
+    """All real tokens of one unshuffled epoch in documents mode, concatenated."""
+    cfg = file_config(path, mode="documents", seq_len=64, global_batch_size=2, shuffle=False, num_epochs=1)
+    batches = drain(build_train_iterator(cfg, process_index=0, process_count=1))
+    return np.concatenate([b["tokens"][r, : b["lengths"][r]] for b in batches for r in range(len(b["lengths"]))])
+
+
+def test_all_formats_give_the_tokens_of_the_documents(tmp_path):
+    texts = sample_texts(23)
+    tok = load_tokenizer("byte")
+    expected = np.concatenate([[tok.bos_id] + tok.encode(t) + [tok.eos_id] for t in texts])
+    usable = len(expected) - len(expected) % 128  # the last partial batch (2 rows) is dropped
+    for fmt in FORMATS:
+        write_shards(tmp_path / fmt, texts, fmt, shards=1)
+        stream = _token_stream(str(tmp_path / fmt))
+        assert len(stream) >= usable - 2 * 64
+        np.testing.assert_array_equal(stream, expected[: len(stream)], err_msg=fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_directory_and_glob_of_shards_cover_every_document(tmp_path, fmt):
+    texts = sample_texts(30)
+    write_shards(tmp_path, texts, fmt, shards=3)
+    for path in (str(tmp_path), str(tmp_path / "part-*")):
+        stream = open_source(SourceConfig(path=path), seed=1, shuffle=True, window=4, num_epochs=1,
+                             process_index=0, process_count=1)
+        got = []
+        with pytest.raises(StopIteration):
+            while True:
+                got.append(stream.next())
+        assert sorted(got) == sorted(texts)
+
+
+def test_missing_path_and_bad_tokenizer_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="matches no file"):
+        build_train_iterator(file_config(str(tmp_path / "nothing*.jsonl")), process_index=0, process_count=1)
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="does not load"):
+        load_tokenizer(str(bad))
+    with pytest.raises(ConfigError, match="neither"):
+        load_tokenizer(str(tmp_path / "missing"))
