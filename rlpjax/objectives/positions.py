@@ -1,0 +1,101 @@
+"""Where RLP thinks: K positions per document (RLPConfig.positions_per_doc, RLPConfig.position_strategy).
+
+Position t means "predict token t from tokens[:t]": the thought is inserted after x_<t and the reward scores x_t.
+A document of `length` tokens therefore has the valid positions 1 .. length - 1 (t >= 1 so the context is not empty,
+t <= length - 1 so token t exists): n = length - 1 of them.
+
+Strategies (all return positions in ascending order):
+- "uniform":   a uniformly random K-subset of the valid positions (Floyd's sampling, so no [B, T] array is needed).
+- "stride":    evenly spaced, each at the centre of one of K equal slices: t_k = 1 + floor((2k + 1) n / (2K)).
+- "surprisal": the K positions with the highest EMA-teacher next-token loss (ties: the earlier position first).
+- "last":      the last K positions n - K + 1 .. n (K = 1 is the paper's one-context-one-position setting).
+
+Documents with fewer than K valid positions (n < K), for every strategy, deterministically: slots 0 .. n-1 hold
+all n valid positions 1 .. n in order and are marked valid; the remaining K - n slots are marked invalid and repeat
+position n (or hold 1 when the document has no valid position at all), so indexing with them stays in range but
+their results must be masked (see `rlp.rlp_loss(position_valid_x=...)`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+STRATEGIES = ("uniform", "stride", "surprisal", "last")
+"""The position strategies `select_positions` accepts."""
+
+
+def select_positions(
+    strategy: str,
+    lengths_b: jax.Array,
+    K: int,
+    key: jax.Array | None = None,
+    ema_nll_bt: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Choose K positions per document -> (positions_bk int32, valid_bk bool), both [B, K].
+
+    strategy, K: static (Python values; jit with static_argnums=(0, 2)).
+    lengths_b: [B] int, tokens of each document.
+    key: PRNG key, needed by "uniform" (the same key gives the same positions).
+    ema_nll_bt: [B, T] float, needed by "surprisal": ema_nll_bt[b, t] = -log p_phi(x_t | x_<t) of the EMA teacher
+        (column 0 is unused), i.e. the teacher's per-token loss aligned with the *predicted* token. Requires K <= T.
+    """
+    if K < 1:
+        raise ValueError(f"K must be >= 1, got {K}")
+    num_valid_b = jnp.maximum(lengths_b.astype(jnp.int32) - 1, 0)
+    if strategy == "uniform":
+        if key is None:
+            raise ValueError('the "uniform" strategy needs a PRNG key')
+        positions_bk = _uniform_subset(num_valid_b, K, key)
+    elif strategy == "stride":
+        slots_k = jnp.arange(K, dtype=jnp.int32)
+        positions_bk = 1 + ((2 * slots_k + 1)[None, :] * num_valid_b[:, None]) // (2 * K)
+    elif strategy == "surprisal":
+        if ema_nll_bt is None:
+            raise ValueError('the "surprisal" strategy needs ema_nll_bt')
+        positions_bk = _top_surprisal(ema_nll_bt, num_valid_b, K)
+    elif strategy == "last":
+        positions_bk = num_valid_b[:, None] - K + 1 + jnp.arange(K, dtype=jnp.int32)[None, :]
+    else:
+        raise ValueError(f"unknown position strategy {strategy!r}; expected one of {STRATEGIES}")
+    return _fill_short_documents(positions_bk.astype(jnp.int32), num_valid_b, K)
+
+
+def _fill_short_documents(positions_bk: jax.Array, num_valid_b: jax.Array, K: int) -> tuple[jax.Array, jax.Array]:
+    """Replace the rows with n < K valid positions by the documented fill; return (positions_bk, valid_bk)."""
+    slots_k = jnp.arange(K, dtype=jnp.int32)
+    short_b = num_valid_b < K
+    fill_bk = jnp.maximum(jnp.minimum(slots_k[None, :] + 1, num_valid_b[:, None]), 1)
+    positions_bk = jnp.where(short_b[:, None], fill_bk, positions_bk)
+    valid_bk = slots_k[None, :] < num_valid_b[:, None]
+    return positions_bk, valid_bk
+
+
+def _uniform_subset(num_valid_b: jax.Array, K: int, key: jax.Array) -> jax.Array:
+    """A uniformly random K-subset of {1 .. n} per row, sorted (Floyd's algorithm; rows with n < K are refilled).
+
+    Floyd: for j = n-K .. n-1 draw u uniform in {0 .. j}; keep u if not yet chosen, else keep j. Each K-subset of
+    {0 .. n-1} comes out with probability 1 / C(n, K). One independent draw per row and step (a [B] vector).
+    """
+    batch = num_valid_b.shape[0]
+
+    def step(i, chosen_bk):
+        upper_b = num_valid_b - K + i  # j of Floyd's loop; negative only on rows that get refilled later
+        draw_b = jax.random.randint(jax.random.fold_in(key, i), (batch,), 0, jnp.maximum(upper_b, 0) + 1)
+        taken_b = jnp.any(chosen_bk == draw_b[:, None], axis=-1)
+        return chosen_bk.at[:, i].set(jnp.where(taken_b, upper_b, draw_b))
+
+    chosen_bk = jax.lax.fori_loop(0, K, step, jnp.full((batch, K), -1, dtype=jnp.int32))
+    return jnp.sort(chosen_bk, axis=-1) + 1
+
+
+def _top_surprisal(ema_nll_bt: jax.Array, num_valid_b: jax.Array, K: int) -> jax.Array:
+    """The K valid positions with the largest ema_nll_bt per row, sorted ascending (ties: lower position first)."""
+    seq_len = ema_nll_bt.shape[1]
+    if K > seq_len:
+        raise ValueError(f"surprisal needs K <= T, got K = {K}, T = {seq_len}")
+    positions_t = jnp.arange(seq_len, dtype=jnp.int32)
+    valid_bt = (positions_t[None, :] >= 1) & (positions_t[None, :] <= num_valid_b[:, None])
+    scores_bt = jnp.where(valid_bt, ema_nll_bt.astype(jnp.float32), -jnp.inf)
+    _, top_bk = jax.lax.top_k(scores_bt, K)
+    return jnp.sort(top_bk, axis=-1)
