@@ -80,7 +80,8 @@ class SourceConfig:
     path: str = ""
     """A file, a directory or a glob of shards (local or gs://); empty for the built-in sources."""
     format: str = "auto"
-    """"auto" (from the file suffix), "jsonl", "parquet", "arrayrecord", "builtin" or "controlled"."""
+    """"auto" (from the file suffix; "builtin" when path is empty), "jsonl", "parquet", "arrayrecord" (records are
+    JSON objects), "builtin" (generated English-like text) or "controlled" (path = the reasoning corpus preset)."""
     text_field: str = "text"
     """Field of each record holding the document text."""
     weight: float = 1.0
@@ -93,6 +94,8 @@ class DataConfig:
 
     sources: tuple[SourceConfig, ...] = (SourceConfig(),)
     """The mixture: one or more named, weighted sources."""
+    eval_sources: tuple[SourceConfig, ...] = ()
+    """Held-out sources read by the eval iterator (one pass, in order, no shuffle); empty: no eval data."""
     tokenizer: str = "byte"
     """"byte" (built-in byte-level tokenizer, no file) or a path to a tokenizer.json or a directory holding one."""
     seq_len: int = 128
@@ -112,8 +115,8 @@ class DataConfig:
     """Prepend BOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
     add_eos: str = "auto"
     """Append EOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
-    worker_count: int = 0
-    """Grain worker processes for reading and tokenizing (0: in the main process)."""
+    prefetch_batches: int = 2
+    """Batches prepared ahead in a background thread (grain thread prefetch); 0: on demand in the calling thread."""
     seed: int = 0
     """Seed of the shuffle and mixture order (independent of the model's seed)."""
 
