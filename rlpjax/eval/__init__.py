@@ -1,0 +1,1 @@
+"""Evaluation pieces that need no model: pass@k estimators, answer extraction and benchmark loaders, reports."""

@@ -1,0 +1,110 @@
+"""Aggregate per-problem verification results into pass@k tables and plots (no model needed).
+
+Input: `ProblemResult(op, template, mode, flags)` per problem, `flags` the VerifiedCorrect flag of each sample.
+`aggregate` averages both pass@k estimators over problems by op, by template, by mode and by op split (id 2-10,
+edge 11-14, hard 15-20); `write_report` writes report.json, report.md, passk_by_split.png and passk_by_op.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Sequence
+
+from rlpjax.eval.passk import default_ks, pass_at_k_first, pass_at_k_unbiased
+from rlpjax.reasoning.corpora import split_of_op
+
+ESTIMATORS = ("unbiased", "first_k")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProblemResult:
+    """The sampled outcomes of one evaluation problem."""
+
+    op: int
+    template: str
+    mode: str
+    flags: tuple[bool, ...]
+
+
+def _mean_passk(results: Sequence[ProblemResult], ks: Sequence[int]) -> dict:
+    """{"problems": n, "unbiased": {k: mean}, "first_k": {k: mean}} over a group of problems."""
+    table = {"problems": len(results)}
+    table["unbiased"] = {k: sum(pass_at_k_unbiased(len(r.flags), sum(r.flags), k) for r in results) / len(results)
+                         for k in ks}
+    table["first_k"] = {k: sum(pass_at_k_first(r.flags, k) for r in results) / len(results) for k in ks}
+    return table
+
+
+def aggregate(results: Sequence[ProblemResult], ks: Sequence[int] | None = None) -> dict:
+    """pass@k tables by op, template, mode and split; ks default to powers of two up to the fewest samples."""
+    if not results:
+        raise ValueError("no evaluation results to aggregate")
+    n_min = min(len(r.flags) for r in results)
+    ks = list(ks) if ks is not None else default_ks(n_min)
+    if max(ks) > n_min:
+        raise ValueError(f"k={max(ks)} exceeds the {n_min} samples of some problem; lower k or sample more")
+    groups = {"by_op": lambda r: r.op, "by_template": lambda r: r.template, "by_mode": lambda r: r.mode,
+              "by_split": lambda r: split_of_op(r.op)}
+    report = {"ks": ks, "overall": _mean_passk(results, ks)}
+    for group, key in groups.items():
+        members: dict = {}
+        for result in results:
+            members.setdefault(key(result), []).append(result)
+        report[group] = {name: _mean_passk(members[name], ks) for name in sorted(members)}
+    return report
+
+
+def markdown_table(report: dict, estimator: str = "unbiased") -> str:
+    """Markdown tables of pass@k (percent) by split, op and template."""
+    ks = report["ks"]
+    lines = [f"pass@k (%, {estimator} estimator, VerifiedCorrect)", ""]
+    for group in ("by_split", "by_op", "by_template", "by_mode"):
+        lines += [f"| {group[3:]} | problems | " + " | ".join(f"pass@{k}" for k in ks) + " |",
+                  "|---|---:|" + "---:|" * len(ks)]
+        for name, table in report[group].items():
+            cells = " | ".join(f"{100 * table[estimator][k]:.1f}" for k in ks)
+            lines.append(f"| {name} | {table['problems']} | {cells} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
+                 ks: Sequence[int] | None = None) -> dict[str, pathlib.Path]:
+    """Write report.json, report.md and two PNG plots into `out_dir`; returns their paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report = aggregate(results, ks)
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png")}
+    paths["report.json"].write_text(json.dumps(report, indent=1))
+    paths["report.md"].write_text("\n\n".join(markdown_table(report, e) for e in ESTIMATORS))
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for split, table in report["by_split"].items():
+        axis.plot(report["ks"], [100 * table["unbiased"][k] for k in report["ks"]], marker="o", label=split)
+    axis.set(xscale="log", xlabel="k", ylabel="pass@k (%)", title="pass@k by op split", ylim=(0, 100))
+    axis.set_xticks(report["ks"], [str(k) for k in report["ks"]])
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(paths["passk_by_split.png"], dpi=100)
+    plt.close(figure)
+
+    ops = list(report["by_op"])
+    shown = sorted({report["ks"][0], report["ks"][-1]})
+    figure, axis = plt.subplots(figsize=(max(6, 0.4 * len(ops)), 4))
+    width = 0.8 / len(shown)
+    for i, k in enumerate(shown):
+        axis.bar([x + i * width for x in range(len(ops))], [100 * report["by_op"][op]["unbiased"][k] for op in ops],
+                 width=width, label=f"pass@{k}")
+    axis.set_xticks([x + width * (len(shown) - 1) / 2 for x in range(len(ops))], [str(op) for op in ops])
+    axis.set(xlabel="op count", ylabel="pass@k (%)", title="pass@k by op count", ylim=(0, 100))
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(paths["passk_by_op.png"], dpi=100)
+    plt.close(figure)
+    return paths
