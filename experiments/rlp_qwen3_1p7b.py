@@ -1,0 +1,32 @@
+"""The paper's RLP recipe on Qwen3-1.7B-Base (../shared/spec/RLP.md, "The paper's recipe").
+
+G = 16 thoughts of at most 2048 tokens at temperature 0.7, one position per context of 2048 tokens, 512 contexts per
+step, tau = 0.999, lr 1e-6 constant (AdamW), no KL (beta = 0), no NTP term, 1 PPO epoch. The model loads from a local
+Hugging Face directory:
+
+    rlpjax train --config experiments/rlp_qwen3_1p7b.py run.init_from=/path/to/Qwen3-1.7B-Base \
+        data.sources.0.path='gs://bucket/web/*.jsonl' data.tokenizer=/path/to/Qwen3-1.7B-Base
+
+Qwen3's tokenizer has <think> = 151667 and </think> = 151668, so the vocabulary is not grown.
+"""
+
+from rlpjax.config import (CheckpointConfig, Config, DataConfig, MeshConfig, ModelConfig, OptimizerConfig, RLPConfig,
+                           RunConfig, SourceConfig)
+
+CONFIG = Config(
+    model=ModelConfig(family="qwen3", vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_layers=28,
+                      num_heads=16, num_kv_heads=8, head_dim=128, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                      tie_embeddings=True, qk_norm=True, max_seq_len=4096 + 2048 + 2, param_dtype="float32",
+                      compute_dtype="bfloat16", scan_layers=True, remat_policy="full"),
+    mesh=MeshConfig(data=1, fsdp=-1, tensor=1),
+    data=DataConfig(sources=(SourceConfig(name="web", path="data/web/*.jsonl", format="jsonl"),),
+                    tokenizer="Qwen/Qwen3-1.7B-Base", seq_len=2048, global_batch_size=512, mode="documents"),
+    optimizer=OptimizerConfig(learning_rate=1e-6, schedule="constant", warmup_steps=0, weight_decay=0.0,
+                              grad_clip_norm=1.0),
+    rlp=RLPConfig(group_size=16, positions_per_doc=1, position_strategy="last", max_thought_tokens=2048,
+                  temperature=0.7, top_p=1.0, top_k=0, ema_tau=0.999, kl_beta=0.0, ntp_weight=0.0,
+                  eps_low=0.2, eps_high=0.2, ppo_epochs=1, minibatches=1),
+    checkpoint=CheckpointConfig(every_steps=20, keep_last=3, keep_every=100),
+    run=RunConfig(name="rlp_qwen3_1p7b", objective="rlp", steps=200, init_from="Qwen/Qwen3-1.7B-Base",
+                  log_every=1),
+)

@@ -1,0 +1,43 @@
+"""The RLP update's loss: recompute thought log-probs with gradient in the rollout's layout, then the objective."""
+
+from __future__ import annotations
+
+import jax
+
+from rlpjax.config import RLPConfig
+from rlpjax.objectives.logprobs import token_entropy
+from rlpjax.objectives.ntp import ntp_loss
+from rlpjax.objectives.rlp import rlp_loss
+from rlpjax.rlp.rollout import RolloutSettings, thought_logprobs
+
+
+def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):
+    """`loss_fn(model, rollout_batch, rng) -> (loss, metrics)` for `train.update.make_update_step`.
+
+    The document is encoded once with gradient (unless `rlp.stop_prefix_grad`), every branch attends to it, and
+    the gradient reaches the parameters through both the thought tokens and the prefix activations.
+    """
+
+    def loss_fn(model, rb: dict, rng):
+        del rng
+        B, K, G, L = rb["thoughts_bkgl"].shape
+        logp_rl, logits_rlv, doc_logits_bsv = thought_logprobs(
+            model, rb, rb["positions_bk"], rb["thoughts_bkgl"].reshape(B * K * G, L), rs,
+            stop_prefix_grad=rlp.stop_prefix_grad)
+        entropy_rl = token_entropy(jax.lax.stop_gradient(logits_rlv))
+        to_bkg = lambda x: x.reshape((B, K, G) + x.shape[1:])  # noqa: E731
+        loss, metrics = rlp_loss(
+            to_bkg(logp_rl), rb["logp_old_bkgl"], rb["thought_mask_bkgl"], rb["s_pred_bkgh"], rb["s_ema_bkh"],
+            gamma=rlp.gamma, eps_low=rlp.eps_low, eps_high=rlp.eps_high, kl_beta=rlp.kl_beta,
+            normalize_adv_std=rlp.normalize_adv_std, logp_ref_xgl=rb.get("logp_ref_bkgl"),
+            entropy_xgl=to_bkg(entropy_rl), truncated_xg=rb["truncated_bkg"], horizon_mask_xh=rb["horizon_mask_bkh"],
+            position_valid_x=rb["position_valid_bk"])
+        if rlp.ntp_weight > 0:
+            if doc_logits_bsv is None:
+                doc_logits_bsv = model(rb["tokens"], rb["positions"], rb["segment_ids"])
+            nll, ntp_metrics = ntp_loss(doc_logits_bsv, rb["tokens"], rb["segment_ids"])
+            loss = loss + rlp.ntp_weight * nll
+            metrics["ntp_loss"] = ntp_metrics["loss"]
+        return loss, metrics
+
+    return loss_fn
