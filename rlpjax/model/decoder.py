@@ -1,0 +1,253 @@
+"""The decoder (Llama / Qwen2 / Qwen3 families) as a Flax NNX module.
+
+Layer parameters are stored stacked over layers ([layers, ...]) whether or not `scan_layers` is set, so checkpoints
+do not depend on that flag: `scan_layers=True` runs the blocks under `jax.lax.scan`, False runs a Python loop over
+slices. Parameters are stored in `param_dtype` and cast to `compute_dtype` where used; norms, RoPE and softmax run in
+float32 and logits are returned in float32.
+
+Two entry points share one block and one attention kernel (`attention.attend`):
+- `model(tokens_bt, positions_bt, segment_ids_bt, return_kv=False)`: teacher-forced (packed or padded rows);
+- `model.extend(tokens_bt, cache, num_new_b=None, prefix=None)`: append tokens to a `KVCache` (prefill, decode,
+  and with a `PrefixKV` the branch mode of RLP).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rlpjax.config import ModelConfig
+from rlpjax.config_io import ConfigError
+from rlpjax.model.attention import attend, cache_mask, prefix_mask, segment_causal_mask
+from rlpjax.model.kv_cache import KVCache, PrefixKV, write_rows
+from rlpjax.model.layers import dtype_of, normal_param, param, rms_norm, swiglu_mlp
+from rlpjax.model.rope import apply_rope, rope_angles
+
+FAMILIES = ("llama", "qwen2", "qwen3")
+"""Supported architecture families."""
+
+REMAT_POLICIES = ("none", "full", "dots")
+"""Activation rematerialisation policies per block."""
+
+
+def validate_model_config(cfg: ModelConfig) -> None:
+    """Raise ConfigError (one sentence) for a model config the decoder cannot build."""
+    if cfg.family not in FAMILIES:
+        raise ConfigError(f"model.family={cfg.family!r} is not supported; use one of {', '.join(FAMILIES)}")
+    if cfg.num_kv_heads <= 0 or cfg.num_heads % cfg.num_kv_heads != 0:
+        raise ConfigError(
+            f"model.num_kv_heads={cfg.num_kv_heads} must divide model.num_heads={cfg.num_heads}; pick a divisor"
+        )
+    if cfg.head_dim % 2 != 0:
+        raise ConfigError(f"model.head_dim={cfg.head_dim} must be even for rotary embeddings")
+    if cfg.remat_policy not in REMAT_POLICIES:
+        raise ConfigError(f"model.remat_policy={cfg.remat_policy!r} is unknown; use one of {', '.join(REMAT_POLICIES)}")
+    for name in ("param_dtype", "compute_dtype"):
+        if getattr(cfg, name) not in ("float32", "bfloat16"):
+            raise ConfigError(f"model.{name}={getattr(cfg, name)!r} is not supported; use float32 or bfloat16")
+
+
+class DecoderLayers(nnx.Module):
+    """All decoder blocks' parameters, stacked over a leading `layers` axis."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        layers, d, n, k, h, f = (
+            cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.intermediate_size,
+        )
+        dtype, std = dtype_of(cfg.param_dtype), cfg.init_std
+
+        def ones(shape, axes):
+            return param(jnp.ones(shape, dtype), axes)
+
+        def zeros(shape, axes):
+            return param(jnp.zeros(shape, dtype), axes)
+
+        self.attn_norm_ld = ones((layers, d), ("layers", "norm"))
+        self.q_weight_ldnh = normal_param(rngs, (layers, d, n, h), std, dtype, ("layers", "embed", "heads", "head_dim"))
+        self.k_weight_ldkh = normal_param(rngs, (layers, d, k, h), std, dtype, ("layers", "embed", "kv_heads", "head_dim"))
+        self.v_weight_ldkh = normal_param(rngs, (layers, d, k, h), std, dtype, ("layers", "embed", "kv_heads", "head_dim"))
+        self.o_weight_lnhd = normal_param(rngs, (layers, n, h, d), std, dtype, ("layers", "heads", "head_dim", "embed"))
+        names = ["attn_norm_ld", "q_weight_ldnh", "k_weight_ldkh", "v_weight_ldkh", "o_weight_lnhd"]
+        if cfg.qkv_bias:
+            self.q_bias_lnh = zeros((layers, n, h), ("layers", "heads", "head_dim"))
+            self.k_bias_lkh = zeros((layers, k, h), ("layers", "kv_heads", "head_dim"))
+            self.v_bias_lkh = zeros((layers, k, h), ("layers", "kv_heads", "head_dim"))
+            names += ["q_bias_lnh", "k_bias_lkh", "v_bias_lkh"]
+        if cfg.qk_norm:
+            self.q_norm_lh = ones((layers, h), ("layers", "norm"))
+            self.k_norm_lh = ones((layers, h), ("layers", "norm"))
+            names += ["q_norm_lh", "k_norm_lh"]
+        self.mlp_norm_ld = ones((layers, d), ("layers", "norm"))
+        self.gate_weight_ldf = normal_param(rngs, (layers, d, f), std, dtype, ("layers", "embed", "mlp"))
+        self.up_weight_ldf = normal_param(rngs, (layers, d, f), std, dtype, ("layers", "embed", "mlp"))
+        self.down_weight_lfd = normal_param(rngs, (layers, f, d), std, dtype, ("layers", "mlp", "embed"))
+        names += ["mlp_norm_ld", "gate_weight_ldf", "up_weight_ldf", "down_weight_lfd"]
+        self.param_names = tuple(names)
+
+    def stacked(self) -> dict[str, jnp.ndarray]:
+        """The stacked parameter arrays by name (each [layers, ...])."""
+        return {name: getattr(self, name)[...] for name in self.param_names}
+
+
+class Decoder(nnx.Module):
+    """A Llama / Qwen2 / Qwen3 decoder-only language model (see the module docstring for the call modes)."""
+
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
+        validate_model_config(cfg)
+        self.cfg = cfg
+        dtype = dtype_of(cfg.param_dtype)
+        self.embed_vd = normal_param(rngs, (cfg.vocab_size, cfg.hidden_size), cfg.init_std, dtype, ("vocab", "embed"))
+        self.layers = DecoderLayers(cfg, rngs=rngs)
+        self.final_norm_d = param(jnp.ones((cfg.hidden_size,), dtype), ("norm",))
+        if not cfg.tie_embeddings:
+            self.lm_head_dv = normal_param(
+                rngs, (cfg.hidden_size, cfg.vocab_size), cfg.init_std, dtype, ("embed", "vocab")
+            )
+
+    # ---------------------------------------------------------------- public call modes
+
+    def __call__(
+        self,
+        tokens_bt: jnp.ndarray,
+        positions_bt: jnp.ndarray | None = None,
+        segment_ids_bt: jnp.ndarray | None = None,
+        *,
+        return_kv: bool = False,
+    ):
+        """Teacher-forced logits [batch, time, vocab] (float32).
+
+        positions_bt default to 0..time-1; segment_ids_bt (0 = padding) default to all ones. Tokens attend causally
+        within their own segment only. With `return_kv=True` also returns a `KVCache` of this pass's keys/values
+        ([layers, batch, time, kv_heads, head_dim], after RoPE, differentiable) whose lengths count non-padding
+        tokens: usable as a branch-mode `PrefixKV` source.
+        """
+        batch, time = tokens_bt.shape
+        if positions_bt is None:
+            positions_bt = jnp.broadcast_to(jnp.arange(time, dtype=jnp.int32), (batch, time))
+        if segment_ids_bt is None:
+            segment_ids_bt = jnp.ones((batch, time), jnp.int32)
+        x_btd, kv = self._run_layers(
+            tokens_bt, positions_bt, segment_causal_mask(segment_ids_bt), keep_kv=return_kv
+        )
+        logits_btv = self._logits(x_btd)
+        if not return_kv:
+            return logits_btv
+        lengths_b = jnp.sum(segment_ids_bt != 0, axis=1).astype(jnp.int32)
+        return logits_btv, KVCache(kv[0], kv[1], lengths_b)
+
+    def extend(
+        self,
+        tokens_bt: jnp.ndarray,
+        cache: KVCache,
+        *,
+        num_new_b: jnp.ndarray | None = None,
+        prefix: PrefixKV | None = None,
+    ) -> tuple[jnp.ndarray, KVCache]:
+        """Append tokens [batch, time] to `cache`; returns (logits [batch, time, vocab] float32, updated cache).
+
+        Row b's token i goes to slot cache.lengths[b] + i at position prefix_len[b] + cache.lengths[b] + i and
+        attends to the prefix slots < prefix_len[b] (branch mode) and its own slots <= its own. Prefill: an empty
+        cache and right-padded prompts with `num_new_b` = prompt lengths (the padding is written but never seen and
+        is overwritten by the next tokens). Decode: time = 1. Teacher-forced branches: an empty cache of
+        max_len = time. The caller keeps lengths + time <= max_len.
+        """
+        _, time = tokens_bt.shape
+        positions_bt = cache.lengths[:, None] + jnp.arange(time, dtype=jnp.int32)[None, :]
+        if prefix is not None:
+            positions_bt = positions_bt + prefix.lengths[:, None]
+        x_btd, kv = self._run_layers(
+            tokens_bt,
+            positions_bt,
+            cache_mask(cache.lengths, time, cache.max_len),
+            cache_kv=(cache.k, cache.v),
+            write_start_b=cache.lengths,
+            prefix=prefix,
+            keep_kv=True,
+        )
+        added_b = jnp.full_like(cache.lengths, time) if num_new_b is None else num_new_b.astype(jnp.int32)
+        return self._logits(x_btd), KVCache(kv[0], kv[1], cache.lengths + added_b)
+
+    def init_cache(self, batch: int, max_len: int) -> KVCache:
+        """An empty `KVCache` for `batch` rows of `max_len` slots, in the compute dtype."""
+        cfg = self.cfg
+        return KVCache.empty(
+            cfg.num_layers, batch, max_len, cfg.num_kv_heads, cfg.head_dim, dtype_of(cfg.compute_dtype)
+        )
+
+    # ---------------------------------------------------------------- internals
+
+    def _logits(self, x_btd: jnp.ndarray) -> jnp.ndarray:
+        """Final norm and output projection, float32 logits [batch, time, vocab]."""
+        compute = dtype_of(self.cfg.compute_dtype)
+        h_btd = rms_norm(x_btd, self.final_norm_d[...], self.cfg.rms_norm_eps)
+        if self.cfg.tie_embeddings:
+            return jnp.einsum(
+                "btd,vd->btv", h_btd, self.embed_vd[...].astype(compute), preferred_element_type=jnp.float32
+            )
+        return jnp.einsum("btd,dv->btv", h_btd, self.lm_head_dv[...].astype(compute), preferred_element_type=jnp.float32)
+
+    def _run_layers(
+        self,
+        tokens_bt: jnp.ndarray,
+        positions_bt: jnp.ndarray,
+        own_mask_bqs: jnp.ndarray,
+        *,
+        cache_kv: tuple[jnp.ndarray, jnp.ndarray] | None = None,
+        write_start_b: jnp.ndarray | None = None,
+        prefix: PrefixKV | None = None,
+        keep_kv: bool = False,
+    ):
+        """Embed and run all blocks; returns (residual stream [batch, time, hidden], (k, v) per layer or None)."""
+        cfg = self.cfg
+        compute = dtype_of(cfg.compute_dtype)
+        x_btd = jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute)
+        cos_bth, sin_bth = rope_angles(positions_bt, cfg.head_dim, cfg.rope_theta)
+        prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.k.shape[2])
+
+        def block(x_btd, layer_inputs):
+            p, cache_l, prefix_l = layer_inputs
+            p = {name: value.astype(compute) for name, value in p.items()}
+            h_btd = rms_norm(x_btd, p["attn_norm_ld"], cfg.rms_norm_eps)
+            q_btnh = jnp.einsum("btd,dnh->btnh", h_btd, p["q_weight_ldnh"])
+            k_btkh = jnp.einsum("btd,dkh->btkh", h_btd, p["k_weight_ldkh"])
+            v_btkh = jnp.einsum("btd,dkh->btkh", h_btd, p["v_weight_ldkh"])
+            if cfg.qkv_bias:
+                q_btnh, k_btkh, v_btkh = q_btnh + p["q_bias_lnh"], k_btkh + p["k_bias_lkh"], v_btkh + p["v_bias_lkh"]
+            if cfg.qk_norm:
+                q_btnh = rms_norm(q_btnh, p["q_norm_lh"], cfg.rms_norm_eps)
+                k_btkh = rms_norm(k_btkh, p["k_norm_lh"], cfg.rms_norm_eps)
+            q_btnh = apply_rope(q_btnh, cos_bth, sin_bth)
+            k_btkh = apply_rope(k_btkh, cos_bth, sin_bth)
+            if cache_l is not None:
+                k_btkh = write_rows(cache_l[0], k_btkh, write_start_b)
+                v_btkh = write_rows(cache_l[1], v_btkh, write_start_b)
+            prefix_args = None if prefix_l is None else (prefix_l[0], prefix_l[1], prefix_mask_bp)
+            attn_btnh = attend(q_btnh, k_btkh, v_btkh, own_mask_bqs, prefix_args)
+            x_btd = x_btd + jnp.einsum("btnh,nhd->btd", attn_btnh, p["o_weight_lnhd"])
+            h_btd = rms_norm(x_btd, p["mlp_norm_ld"], cfg.rms_norm_eps)
+            x_btd = x_btd + swiglu_mlp(h_btd, p["gate_weight_ldf"], p["up_weight_ldf"], p["down_weight_lfd"])
+            return x_btd, ((k_btkh, v_btkh) if keep_kv else None)
+
+        block = _remat(block, cfg.remat_policy)
+        layer_inputs = (
+            self.layers.stacked(),
+            cache_kv,
+            None if prefix is None else (prefix.k, prefix.v),
+        )
+        if cfg.scan_layers:
+            return jax.lax.scan(block, x_btd, layer_inputs)
+        per_layer = []
+        for index in range(cfg.num_layers):
+            x_btd, kv = block(x_btd, jax.tree.map(lambda a: a[index], layer_inputs))
+            per_layer.append(kv)
+        return x_btd, (jax.tree.map(lambda *a: jnp.stack(a), *per_layer) if keep_kv else None)
+
+
+def _remat(block_fn, policy: str):
+    """Wrap a block with activation rematerialisation: "none", "full" (save nothing) or "dots" (save matmuls)."""
+    if policy == "none":
+        return block_fn
+    if policy == "full":
+        return jax.checkpoint(block_fn)
+    return jax.checkpoint(block_fn, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)

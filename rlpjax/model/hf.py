@@ -1,0 +1,240 @@
+"""Hugging Face checkpoints (Llama / Qwen2 / Qwen3, safetensors only) to and from rlpjax models.
+
+- `config_from_hf(hf_config: dict) -> ModelConfig` accepts both config dialects (top-level `rope_theta` and
+  `torch_dtype`, or the newer `rope_parameters: {rope_theta}` and `dtype`).
+- `load_hf_model(path, mesh=None, **config_overrides) -> (ModelConfig, Decoder)` reads config.json and one
+  `model.safetensors` or the shards named by `model.safetensors.index.json`, straight into a (sharded) model.
+- `save_hf_model(path, cfg, model)` writes config.json + model.safetensors that transformers loads.
+
+Weight layout: HF linear weights are [out, in]; ours are [in, out] with heads split out (`q_weight_dnh` etc.) and
+stacked over layers. RoPE uses the same rotate-half layout, so q/k need no permutation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import jax
+import numpy as np
+from flax import nnx
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from rlpjax.config import ModelConfig
+from rlpjax.config_io import ConfigError
+from rlpjax.model.decoder import Decoder, validate_model_config
+
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+"""Supported Hugging Face architectures -> rlpjax family."""
+
+
+def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
+    """The ModelConfig of a Hugging Face config dict; unsupported features raise a one-sentence ConfigError."""
+    architectures = hf.get("architectures") or []
+    arch = architectures[0] if architectures else None
+    if arch not in ARCHITECTURES:
+        raise ConfigError(
+            f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(ARCHITECTURES)}"
+        )
+    family = ARCHITECTURES[arch]
+    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type != "default":
+        raise ConfigError(f"{source}: RoPE type {rope_type!r} is not supported; only the default RoPE is")
+    if hf.get("hidden_act", "silu") != "silu" or hf.get("mlp_bias", False):
+        raise ConfigError(f"{source}: only a bias-free SiLU (SwiGLU) MLP is supported")
+    if family in ("llama", "qwen3") and hf.get("attention_bias", False):
+        raise ConfigError(f"{source}: attention_bias=true (bias on the output projection too) is not supported")
+    if hf.get("use_sliding_window", False):
+        raise ConfigError(f"{source}: sliding-window attention is not supported; set use_sliding_window=false")
+    num_heads = hf["num_attention_heads"]
+    dtype = str(hf.get("dtype") or hf.get("torch_dtype") or "float32").replace("torch.", "")
+    cfg = ModelConfig(
+        family=family,
+        vocab_size=hf["vocab_size"],
+        hidden_size=hf["hidden_size"],
+        intermediate_size=hf["intermediate_size"],
+        num_layers=hf["num_hidden_layers"],
+        num_heads=num_heads,
+        num_kv_heads=hf.get("num_key_value_heads") or num_heads,
+        head_dim=hf.get("head_dim") or hf["hidden_size"] // num_heads,
+        rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
+        rms_norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+        qkv_bias=family == "qwen2",
+        qk_norm=family == "qwen3",
+        max_seq_len=int(hf.get("max_position_embeddings", 2048)),
+        param_dtype="bfloat16" if dtype == "bfloat16" else "float32",
+    )
+    validate_model_config(cfg)
+    return cfg
+
+
+def config_to_hf(cfg: ModelConfig) -> dict:
+    """A Hugging Face config.json dict for `cfg` (both RoPE dialects written, for old and new transformers)."""
+    architecture = {family: arch for arch, family in ARCHITECTURES.items()}[cfg.family]
+    return {
+        "architectures": [architecture],
+        "model_type": cfg.family,
+        "vocab_size": cfg.vocab_size,
+        "hidden_size": cfg.hidden_size,
+        "intermediate_size": cfg.intermediate_size,
+        "num_hidden_layers": cfg.num_layers,
+        "num_attention_heads": cfg.num_heads,
+        "num_key_value_heads": cfg.num_kv_heads,
+        "head_dim": cfg.head_dim,
+        "hidden_act": "silu",
+        "rms_norm_eps": cfg.rms_norm_eps,
+        "rope_theta": cfg.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": cfg.rope_theta},
+        "max_position_embeddings": cfg.max_seq_len,
+        "tie_word_embeddings": cfg.tie_embeddings,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "dtype": cfg.param_dtype,
+        "torch_dtype": cfg.param_dtype,
+    }
+
+
+def _layer_mapping(cfg: ModelConfig) -> dict[str, tuple[str, str]]:
+    """Our stacked layer parameter -> (HF name template with {i}, layout conversion kind)."""
+    attn, mlp = "model.layers.{i}.self_attn", "model.layers.{i}.mlp"
+    mapping = {
+        "attn_norm_ld": ("model.layers.{i}.input_layernorm.weight", "copy"),
+        "q_weight_ldnh": (f"{attn}.q_proj.weight", "in_heads"),
+        "k_weight_ldkh": (f"{attn}.k_proj.weight", "in_heads"),
+        "v_weight_ldkh": (f"{attn}.v_proj.weight", "in_heads"),
+        "o_weight_lnhd": (f"{attn}.o_proj.weight", "heads_out"),
+        "mlp_norm_ld": ("model.layers.{i}.post_attention_layernorm.weight", "copy"),
+        "gate_weight_ldf": (f"{mlp}.gate_proj.weight", "transpose"),
+        "up_weight_ldf": (f"{mlp}.up_proj.weight", "transpose"),
+        "down_weight_lfd": (f"{mlp}.down_proj.weight", "transpose"),
+    }
+    if cfg.qkv_bias:
+        mapping.update({
+            "q_bias_lnh": (f"{attn}.q_proj.bias", "heads"),
+            "k_bias_lkh": (f"{attn}.k_proj.bias", "heads"),
+            "v_bias_lkh": (f"{attn}.v_proj.bias", "heads"),
+        })
+    if cfg.qk_norm:
+        mapping.update({"q_norm_lh": (f"{attn}.q_norm.weight", "copy"), "k_norm_lh": (f"{attn}.k_norm.weight", "copy")})
+    return mapping
+
+
+def _from_hf(tensor: np.ndarray, kind: str, shape: tuple[int, ...]) -> np.ndarray:
+    """One HF tensor in our layout of `shape` (one layer's slice)."""
+    if kind in ("copy", "heads"):
+        return tensor.reshape(shape)
+    # transpose: [out, in] -> [in, out]; in_heads: [heads * head_dim, in] -> [in, heads, head_dim];
+    # heads_out: [out, heads * head_dim] -> [heads, head_dim, out]
+    return tensor.T.reshape(shape)
+
+
+def _to_hf(array: np.ndarray, kind: str) -> np.ndarray:
+    """One layer's array in our layout -> the HF tensor."""
+    if kind == "copy":
+        return array
+    if kind == "heads":
+        return array.reshape(-1)
+    if kind == "transpose":
+        return array.T
+    if kind == "in_heads":
+        return array.reshape(array.shape[0], -1).T
+    return array.reshape(-1, array.shape[-1]).T  # heads_out
+
+
+class _SafetensorsReader:
+    """Reads named tensors from one safetensors file or an index of shards, as NumPy arrays."""
+
+    def __init__(self, directory: pathlib.Path):
+        index = directory / "model.safetensors.index.json"
+        single = directory / "model.safetensors"
+        if index.is_file():
+            weight_map = json.loads(index.read_text())["weight_map"]
+            self.file_of = {name: directory / shard for name, shard in weight_map.items()}
+        elif single.is_file():
+            with safe_open(single, framework="np") as handle:
+                self.file_of = {name: single for name in handle.keys()}
+        else:
+            raise FileNotFoundError(
+                f"{directory} has no model.safetensors or model.safetensors.index.json; rlpjax reads safetensors only"
+            )
+        self.directory = directory
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.file_of
+
+    def get(self, name: str) -> np.ndarray:
+        if name not in self.file_of:
+            raise ConfigError(f"checkpoint {self.directory} is missing tensor {name!r}; the file is incomplete")
+        with safe_open(self.file_of[name], framework="np") as handle:
+            return handle.get_tensor(name)
+
+
+def _host_state(cfg: ModelConfig, reader: _SafetensorsReader, abstract_state: nnx.State) -> dict:
+    """Pure-dict parameters in our layout (NumPy, param dtype) read from the checkpoint."""
+
+    def checked(array: np.ndarray, shape, name: str) -> np.ndarray:
+        if tuple(array.shape) != tuple(shape):
+            raise ConfigError(f"tensor {name!r} has shape {array.shape} but the config implies {tuple(shape)}")
+        return array
+
+    pure = abstract_state.to_pure_dict()
+    dtype = pure["embed_vd"].dtype
+    out = {"embed_vd": checked(reader.get("model.embed_tokens.weight"), pure["embed_vd"].shape, "embed_tokens")}
+    out["final_norm_d"] = checked(reader.get("model.norm.weight"), pure["final_norm_d"].shape, "model.norm.weight")
+    if not cfg.tie_embeddings:
+        lm_head = reader.get("lm_head.weight")
+        out["lm_head_dv"] = checked(lm_head.T, pure["lm_head_dv"].shape, "lm_head.weight")
+    layers = {}
+    for ours, (template, kind) in _layer_mapping(cfg).items():
+        shape = pure["layers"][ours].shape[1:]
+        layers[ours] = np.stack([
+            checked(_from_hf(reader.get(template.format(i=i)), kind, shape), shape, template.format(i=i))
+            for i in range(cfg.num_layers)
+        ])
+    out["layers"] = layers
+    return jax.tree.map(lambda a: np.asarray(a).astype(dtype), out)
+
+
+def load_hf_model(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = None, **config_overrides):
+    """(ModelConfig, Decoder) from a local Hugging Face directory; placed on `mesh` by the rules table if given.
+
+    `config_overrides` replace ModelConfig fields that do not change the weights (scan_layers, remat_policy,
+    compute_dtype, param_dtype, max_seq_len).
+    """
+    from rlpjax.sharding import state_shardings
+
+    directory = pathlib.Path(path)
+    config_file = directory / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file} does not exist; pass a Hugging Face model directory")
+    cfg = config_from_hf(json.loads(config_file.read_text()), str(config_file))
+    cfg = dataclasses.replace(cfg, **config_overrides)
+    reader = _SafetensorsReader(directory)
+    graphdef, abstract_state = nnx.split(nnx.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(0))))
+    host = _host_state(cfg, reader, abstract_state)
+    if mesh is not None:
+        shardings = state_shardings(abstract_state, mesh).to_pure_dict()
+        host = jax.tree.map(jax.device_put, host, shardings)
+    else:
+        host = jax.tree.map(jax.numpy.asarray, host)
+    nnx.replace_by_pure_dict(abstract_state, host)
+    return cfg, nnx.merge(graphdef, abstract_state)
+
+
+def save_hf_model(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder) -> None:
+    """Write config.json + model.safetensors (HF layout, param dtype) into directory `path`."""
+    directory = pathlib.Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    pure = jax.tree.map(lambda a: np.asarray(jax.device_get(a)), nnx.state(model, nnx.Param).to_pure_dict())
+    tensors = {"model.embed_tokens.weight": pure["embed_vd"], "model.norm.weight": pure["final_norm_d"]}
+    if not cfg.tie_embeddings:
+        tensors["lm_head.weight"] = pure["lm_head_dv"].T
+    for ours, (template, kind) in _layer_mapping(cfg).items():
+        for i in range(cfg.num_layers):
+            tensors[template.format(i=i)] = _to_hf(pure["layers"][ours][i], kind)
+    save_file({name: np.ascontiguousarray(t) for name, t in tensors.items()}, str(directory / "model.safetensors"))
+    (directory / "config.json").write_text(json.dumps(config_to_hf(cfg), indent=2) + "\n")

@@ -1,0 +1,144 @@
+"""The device mesh and the ONE table of logical-axis rules.
+
+Every parameter carries `logical_axes` metadata (e.g. `("embed", "mlp")`); `LOGICAL_AXIS_RULES` maps each logical
+name to mesh axes. All sharding intent of the project lives in that table: change it here, nowhere else.
+
+A logical axis is only sharded when its size divides by the product of its mesh axes (otherwise it is replicated,
+e.g. a single KV head on a 2-way tensor axis), and a mesh axis is used at most once per array.
+
+- `make_mesh(mesh_cfg, devices=None)`: a `Mesh` with axes ("data", "fsdp", "tensor").
+- `logical_to_spec(logical_axes, shape, mesh)` / `named_sharding(...)`: logical names -> `PartitionSpec` /
+  `NamedSharding`.
+- `batch_sharding(mesh)`: sharding of [batch, time] inputs (batch over data x fsdp).
+- `state_shardings(state, mesh)`: the `NamedSharding` of every variable of an nnx state (params or optimizer state,
+  whose variables inherit the params' metadata), for `jax.jit(in_shardings=..., out_shardings=...)`.
+- `create_sharded_model(cfg, mesh, seed)`: a `Decoder` whose parameters are born sharded (no host copy).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from rlpjax.config import MeshConfig, ModelConfig
+from rlpjax.config_io import ConfigError
+
+MESH_AXES = ("data", "fsdp", "tensor")
+"""Names of the mesh axes, outermost first."""
+
+LOGICAL_AXIS_RULES: dict[str, tuple[str, ...]] = {
+    "batch": ("data", "fsdp"),
+    "length": (),
+    "embed": ("fsdp",),
+    "vocab": ("tensor",),
+    "heads": ("tensor",),
+    "kv_heads": ("tensor",),
+    "head_dim": (),
+    "mlp": ("tensor",),
+    "layers": (),
+    "norm": (),
+}
+"""Logical axis name -> mesh axes it is split over (empty: replicated)."""
+
+
+def make_mesh(mesh_cfg: MeshConfig, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A mesh with axes ("data", "fsdp", "tensor") over `devices` (default: all); one size may be -1 (fill)."""
+    devices = list(jax.devices() if devices is None else devices)
+    sizes = [mesh_cfg.data, mesh_cfg.fsdp, mesh_cfg.tensor]
+    if sum(size == -1 for size in sizes) > 1 or any(size == 0 or size < -1 for size in sizes):
+        raise ConfigError(f"mesh sizes (data, fsdp, tensor) = {tuple(sizes)} are invalid; use positive sizes and at most one -1")
+    known = math.prod(size for size in sizes if size != -1)
+    if len(devices) % known != 0:
+        raise ConfigError(
+            f"mesh sizes (data, fsdp, tensor) = {tuple(sizes)} do not divide the {len(devices)} devices; "
+            "choose sizes whose product divides the device count"
+        )
+    sizes = [len(devices) // known if size == -1 else size for size in sizes]
+    if math.prod(sizes) != len(devices):
+        raise ConfigError(
+            f"mesh sizes (data, fsdp, tensor) = {tuple(sizes)} use {math.prod(sizes)} devices but {len(devices)} "
+            "are present; make the product equal the device count (or use -1 for one axis)"
+        )
+    return Mesh(np.asarray(devices, dtype=object).reshape(sizes), MESH_AXES)
+
+
+def logical_to_spec(logical_axes: Sequence[str | None], shape: Sequence[int], mesh: Mesh) -> PartitionSpec:
+    """The `PartitionSpec` of an array of `shape` with `logical_axes`, by `LOGICAL_AXIS_RULES`.
+
+    A dimension whose size does not divide by its mesh axes' product is replicated; a mesh axis already used by an
+    earlier dimension is skipped.
+    """
+    if len(logical_axes) != len(shape):
+        raise ValueError(f"logical axes {tuple(logical_axes)} do not match an array of shape {tuple(shape)}")
+    used: set[str] = set()
+    spec: list[Any] = []
+    for name, size in zip(logical_axes, shape):
+        if name is not None and name not in LOGICAL_AXIS_RULES:
+            raise ValueError(f"logical axis {name!r} has no rule; add it to LOGICAL_AXIS_RULES")
+        axes = tuple(a for a in LOGICAL_AXIS_RULES.get(name, ()) if a not in used and mesh.shape[a] > 1)
+        if not axes or size % math.prod(mesh.shape[a] for a in axes) != 0:
+            spec.append(None)
+            continue
+        used.update(axes)
+        spec.append(axes[0] if len(axes) == 1 else axes)
+    return PartitionSpec(*spec)
+
+
+def named_sharding(logical_axes: Sequence[str | None], shape: Sequence[int], mesh: Mesh) -> NamedSharding:
+    """The `NamedSharding` of an array of `shape` with `logical_axes`."""
+    return NamedSharding(mesh, logical_to_spec(logical_axes, shape, mesh))
+
+
+def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
+    """Sharding of [batch, time, ...] inputs: batch over ("data", "fsdp"), the rest replicated."""
+    return NamedSharding(mesh, PartitionSpec(("data", "fsdp"), *([None] * (ndim - 1))))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """A fully replicated sharding on `mesh`."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def state_shardings(state: Any, mesh: Mesh) -> Any:
+    """The tree of `NamedSharding`s matching an nnx state (Variables keep their structure, values are shardings).
+
+    Variables with `logical_axes` metadata follow the rules table; every other array is replicated. Usable as
+    `in_shardings` / `out_shardings` of a `jax.jit` over (graphdef, state) pairs.
+    """
+
+    def sharding_of(leaf: Any) -> Any:
+        if isinstance(leaf, nnx.Variable):
+            value = leaf.get_value()
+            axes = leaf.get_metadata().get("logical_axes")
+            if axes is None or not hasattr(value, "shape"):
+                return leaf.replace(replicated(mesh))
+            return leaf.replace(named_sharding(axes, value.shape, mesh))
+        return replicated(mesh)
+
+    return jax.tree.map(sharding_of, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+def create_sharded_model(cfg: ModelConfig, mesh: Mesh, seed: int = 0):
+    """A `Decoder(cfg)` initialised from `seed` inside one jit whose outputs are already sharded on `mesh`."""
+    from rlpjax.model.decoder import Decoder
+
+    abstract = nnx.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(seed)))
+    graphdef, abstract_state = nnx.split(abstract)
+    shardings = state_shardings(abstract_state, mesh)
+
+    def init_state():
+        return nnx.split(Decoder(cfg, rngs=nnx.Rngs(seed)))[1]
+
+    return nnx.merge(graphdef, jax.jit(init_state, out_shardings=shardings)())
+
+
+def shard_model(model: nnx.Module, mesh: Mesh) -> nnx.Module:
+    """`model` with every variable placed by the rules table on `mesh` (for models built on the host, e.g. imports)."""
+    graphdef, state = nnx.split(model)
+    state = jax.device_put(state, state_shardings(state, mesh))
+    return nnx.merge(graphdef, state)
