@@ -22,7 +22,7 @@ from flax import nnx
 from rlpjax.model.kv_cache import KVCache, PrefixKV
 from rlpjax.objectives.logprobs import target_logprobs
 from rlpjax.objectives.positions import select_positions
-from rlpjax.sampling import SamplingSettings, sample_with_cache
+from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +100,86 @@ def thought_logprobs(model, batch: dict, positions_bk: jax.Array, thoughts_rl: j
     return logp_rl, logits_rlv, doc_logits_bsv
 
 
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class SampledBranches:
+    """Stage one of a rollout: where each branch thinks and what it thought, with the cache to score it on."""
+
+    s_ema_bs: jax.Array
+    """[B, S] log p_ema(x_t | x_<t) at every position (column 0 is 0)."""
+    positions_bk: jax.Array
+    """[B, K] chosen positions t (predict x_t after thinking on x_<t)."""
+    valid_bk: jax.Array
+    """[B, K] False for padded positions of short documents."""
+    thoughts: SampleOutput
+    """The R = B*K*G sampled thoughts (tokens, lengths, log-probs, stop flags)."""
+    cache: KVCache
+    """The branches' caches after sampling (context, `<think>`, thought tokens)."""
+    prefix: PrefixKV | None
+    """The shared document prefix (None in the naive layout)."""
+
+
+def sample_branches(model, teacher, batch: dict, key: jax.Array, rs: RolloutSettings) -> SampledBranches:
+    """S_ema from one teacher pass, positions, then G thoughts per position on shared-prefix branches."""
+    tokens_bs, lengths_b = batch["tokens"], batch["lengths"]
+    B = tokens_bs.shape[0]
+    K, G, L, h = rs.positions_per_doc, rs.group_size, rs.max_thought_tokens, rs.horizon
+    rows = B * K * G
+    position_key, sample_key = jax.random.split(key)
+    s_ema_bs = next_token_logprobs(teacher(tokens_bs, batch["positions"], batch["segment_ids"]), tokens_bs)
+    positions_bk, valid_bk = select_positions(rs.position_strategy, lengths_b, K, position_key,
+                                              ema_nll_bt=-s_ema_bs)
+    prefix_len_r = jnp.repeat(positions_bk.reshape(-1), G)
+    # Prompt `<think>` on every branch; leave room for `</think> x_t .. x_{t+h-1}` after the thought.
+    cache, prefix, _ = branch_context(model, batch, prefix_len_r, rs, own_slots=1 + L + 1 + h)
+    think_r1 = jnp.full((rows, 1), rs.think_id, jnp.int32)
+    thoughts, cache = sample_with_cache(model, think_r1, jnp.ones((rows,), jnp.int32), sample_key, rs.sampling(),
+                                        prefix=prefix, cache=cache)
+    return SampledBranches(s_ema_bs, positions_bk, valid_bk, thoughts, cache, prefix)
+
+
+def score_branches(model, batch: dict, sampled: SampledBranches, rs: RolloutSettings) -> dict:
+    """S_pred by extending every branch with `</think> x_t .. x_{t+h-1}` on its own cache; the rollout batch.
+
+    Each row is first rewound to just after its thought (a sampled `</think>` is dropped and re-appended, so cut and
+    finished thoughts are scored alike, and pads written after a stop are overwritten).
+    """
+    tokens_bs, lengths_b = batch["tokens"], batch["lengths"]
+    B, S = tokens_bs.shape
+    K, G, h = rs.positions_per_doc, rs.group_size, rs.horizon
+    rows = B * K * G
+    out = sampled.thoughts
+    prefix_len_r = jnp.repeat(sampled.positions_bk.reshape(-1), G)
+    thought_end_r = out.lengths_b - out.stopped_b.astype(jnp.int32)
+    context_r = jnp.zeros_like(prefix_len_r) if rs.shared_prefix else prefix_len_r  # cached before `<think>`
+    cache = dataclasses.replace(sampled.cache, lengths=context_r + 1 + thought_end_r)
+    doc_index_r = jnp.arange(rows) // (K * G)
+    target_index_rh = prefix_len_r[:, None] + jnp.arange(h)[None, :]
+    horizon_mask_rh = target_index_rh < lengths_b[doc_index_r][:, None]
+    targets_rh = tokens_bs[doc_index_r[:, None], jnp.minimum(target_index_rh, S - 1)]
+    score_in_rh = jnp.concatenate([jnp.full((rows, 1), rs.end_think_id, jnp.int32), targets_rh[:, :-1]], axis=1)
+    score_logits_rhv, _ = model.extend(score_in_rh, cache, prefix=sampled.prefix)
+    s_pred_rh, _ = target_logprobs(score_logits_rhv, targets_rh)
+
+    L = out.tokens_bl.shape[1]
+    to_bkg = lambda x: x.reshape((B, K, G) + x.shape[1:])  # noqa: E731
+    first_of_group = jnp.arange(0, rows, G)
+    s_ema_rh = sampled.s_ema_bs[doc_index_r[:, None], jnp.minimum(target_index_rh, S - 1)]
+    result = dict(batch)
+    result.update(
+        positions_bk=sampled.positions_bk,
+        position_valid_bk=sampled.valid_bk,
+        thoughts_bkgl=to_bkg(out.tokens_bl),
+        thought_mask_bkgl=to_bkg(jnp.arange(L)[None, :] < out.lengths_b[:, None]),
+        truncated_bkg=to_bkg(~out.stopped_b),
+        logp_old_bkgl=to_bkg(out.logprobs_model_bl),
+        s_pred_bkgh=to_bkg(s_pred_rh),
+        s_ema_bkh=s_ema_rh[first_of_group].reshape(B, K, h),
+        horizon_mask_bkh=horizon_mask_rh[first_of_group].reshape(B, K, h),
+    )
+    return result
+
+
 def rollout(graphdef: nnx.GraphDef, params, ema_params, ref_params, batch: dict, key: jax.Array,
             rs: RolloutSettings) -> dict:
     """Positions, thoughts, behaviour log-probs and scores for one document batch (no gradient).
@@ -109,55 +189,12 @@ def rollout(graphdef: nnx.GraphDef, params, ema_params, ref_params, batch: dict,
     `truncated_bkg`, `logp_old_bkgl` (model log-probs of the sampled tokens), `s_pred_bkgh`, `s_ema_bkh`,
     `horizon_mask_bkh`, and `logp_ref_bkgl` when a reference is used.
     """
-    model, teacher = nnx.merge(graphdef, params), nnx.merge(graphdef, ema_params)
-    tokens_bs, lengths_b = batch["tokens"], batch["lengths"]
-    B, S = tokens_bs.shape
-    K, G, L, h = rs.positions_per_doc, rs.group_size, rs.max_thought_tokens, rs.horizon
-    rows = B * K * G
-    position_key, sample_key = jax.random.split(key)
-
-    s_ema_bs = next_token_logprobs(teacher(tokens_bs, batch["positions"], batch["segment_ids"]), tokens_bs)
-    positions_bk, valid_bk = select_positions(rs.position_strategy, lengths_b, K, position_key,
-                                              ema_nll_bt=-s_ema_bs)
-    prefix_len_r = jnp.repeat(positions_bk.reshape(-1), G)
-
-    # Sample thoughts: prompt `<think>` on every branch; room for `</think> x_t .. x_{t+h-1}` afterwards.
-    cache, prefix, _ = branch_context(model, batch, prefix_len_r, rs, own_slots=1 + L + 1 + h)
-    think_r1 = jnp.full((rows, 1), rs.think_id, jnp.int32)
-    out, cache = sample_with_cache(model, think_r1, jnp.ones((rows,), jnp.int32), sample_key, rs.sampling(),
-                                   prefix=prefix, cache=cache)
-
-    # Score: rewind each row to just after its thought (dropping a sampled `</think>`, which is re-appended, and
-    # any pads), then extend by `</think> x_t .. x_{t+h-1}`.
-    thought_end_r = out.lengths_b - out.stopped_b.astype(jnp.int32)
-    context_r = prefix_len_r if not rs.shared_prefix else jnp.zeros_like(prefix_len_r)  # cached before `<think>`
-    cache = dataclasses.replace(cache, lengths=context_r + 1 + thought_end_r)
-    doc_index_r = jnp.arange(rows) // (K * G)
-    target_index_rh = prefix_len_r[:, None] + jnp.arange(h)[None, :]
-    horizon_mask_rh = target_index_rh < lengths_b[doc_index_r][:, None]
-    targets_rh = tokens_bs[doc_index_r[:, None], jnp.minimum(target_index_rh, S - 1)]
-    score_in_r = jnp.concatenate([jnp.full((rows, 1), rs.end_think_id, jnp.int32), targets_rh[:, :-1]], axis=1)
-    score_logits, _ = model.extend(score_in_r, cache, prefix=prefix)
-    s_pred_rh, _ = target_logprobs(score_logits, targets_rh)
-
-    thought_mask_rl = jnp.arange(L)[None, :] < out.lengths_b[:, None]
-    to_bkg = lambda x: x.reshape((B, K, G) + x.shape[1:])  # noqa: E731
-    first_of_group = jnp.arange(0, rows, G)
-    result = dict(batch)
-    result.update(
-        positions_bk=positions_bk,
-        position_valid_bk=valid_bk,
-        thoughts_bkgl=to_bkg(out.tokens_bl),
-        thought_mask_bkgl=to_bkg(thought_mask_rl),
-        truncated_bkg=to_bkg(~out.stopped_b),
-        logp_old_bkgl=to_bkg(out.logprobs_model_bl),
-        s_pred_bkgh=to_bkg(s_pred_rh),
-        s_ema_bkh=s_ema_bs[doc_index_r[first_of_group, None], jnp.minimum(target_index_rh[first_of_group], S - 1)]
-        .reshape(B, K, h),
-        horizon_mask_bkh=horizon_mask_rh[first_of_group].reshape(B, K, h),
-    )
+    model = nnx.merge(graphdef, params)
+    sampled = sample_branches(model, nnx.merge(graphdef, ema_params), batch, key, rs)
+    result = score_branches(model, batch, sampled, rs)
     if rs.with_reference:
-        reference = nnx.merge(graphdef, ref_params)
-        logp_ref_rl, _, _ = thought_logprobs(reference, batch, positions_bk, out.tokens_bl, rs)
-        result["logp_ref_bkgl"] = to_bkg(logp_ref_rl)
+        B, K, G, L = result["thoughts_bkgl"].shape
+        logp_ref_rl, _, _ = thought_logprobs(nnx.merge(graphdef, ref_params), batch, sampled.positions_bk,
+                                             sampled.thoughts.tokens_bl, rs)
+        result["logp_ref_bkgl"] = logp_ref_rl.reshape(B, K, G, L)
     return jax.lax.stop_gradient(result)
