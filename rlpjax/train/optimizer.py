@@ -1,0 +1,52 @@
+"""The optimizer from `OptimizerConfig`: AdamW (optax) with a weight-decay mask, a schedule and global-norm clipping.
+
+Gradient accumulation is not an optax wrapper here: the update step scans over micro-batches and applies the
+optimizer once, so accumulation stays deterministic and costs no optimizer-state memory.
+"""
+
+from __future__ import annotations
+
+import jax
+import optax
+
+from rlpjax.config import OptimizerConfig
+from rlpjax.config_io import ConfigError
+
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+def learning_rate_schedule(opt: OptimizerConfig, total_steps: int) -> optax.Schedule:
+    """Linear warmup from 0 to the peak, then constant, cosine or linear decay to `min_lr_ratio * peak`."""
+    if opt.schedule not in SCHEDULES:
+        raise ConfigError(f"optimizer.schedule is {opt.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    peak, floor = opt.learning_rate, opt.learning_rate * opt.min_lr_ratio
+    warmup = max(0, min(opt.warmup_steps, total_steps))
+    decay_steps = max(1, total_steps - warmup)
+    if opt.schedule == "constant":
+        after = optax.constant_schedule(peak)
+    elif opt.schedule == "cosine":
+        after = optax.cosine_decay_schedule(peak, decay_steps, alpha=opt.min_lr_ratio)
+    else:
+        after = optax.linear_schedule(peak, floor, decay_steps)
+    if warmup == 0:
+        return after
+    return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
+
+
+def weight_decay_mask(params, decay_embeddings: bool):
+    """True for parameters that get weight decay: matrices (ndim >= 2), embeddings only if asked."""
+    def decays(path, leaf) -> bool:
+        names = "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path).lower()
+        if "embed" in names and not decay_embeddings:
+            return False
+        return getattr(leaf, "ndim", 0) >= 2
+    return jax.tree_util.tree_map_with_path(decays, params)
+
+
+def make_optimizer(opt: OptimizerConfig, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """The optax transformation and its learning-rate schedule (the schedule is also logged)."""
+    schedule = learning_rate_schedule(opt, total_steps)
+    adamw = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, eps=opt.eps, weight_decay=opt.weight_decay,
+                        mask=lambda params: weight_decay_mask(params, opt.decay_embeddings))
+    chain = [optax.clip_by_global_norm(opt.grad_clip_norm)] if opt.grad_clip_norm > 0 else []
+    return optax.chain(*chain, adamw), schedule

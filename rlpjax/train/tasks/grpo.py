@@ -1,0 +1,264 @@
+"""GRPO post-training on controlled reasoning problems as a `rlpjax train` objective (../shared/spec/CONTROLLED.md).
+
+One training step:
+1. the next `grpo.prompts_per_step` problems of a resumable, deterministic problem stream (`ProblemStream`);
+2. `grpo.num_rollouts` responses per prompt from the shared sampler (`rlpjax.sampling.sample`, stop at EOS);
+3. on the host: each response is verified against its problem's gold graph and scored by the named reward;
+4. group advantages, computed once over whole groups (`objectives.grpo.grpo_advantages`);
+5. `grpo.ppo_epochs` passes of `grpo.minibatches` optimizer updates; each update recomputes the response log-probs
+   teacher-forced over prompt + response with the training model and applies the clipped GRPO loss.
+
+Rollouts live in one "sequence layout": row n (= prompt b * R + rollout r) holds the prompt's tokens, then the
+response's, then padding, in T = max_prompt_tokens + max_new_tokens columns. Column t carries the prediction of
+token t + 1 (`targets_nt`); `response_mask_nt` marks the columns whose target is a response token (the stop token
+included), so prompt and padding never get a gradient. Behaviour (`logp_old_nt`) and reference (`logp_ref_nt`)
+log-probs sit in the same columns as the recomputed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+
+import jax
+import numpy as np
+from flax import nnx
+
+from rlpjax import compute
+from rlpjax.config import GRPOConfig
+from rlpjax.config_io import ConfigError
+from rlpjax.data import load_tokenizer
+from rlpjax.objectives.grpo import grpo_advantages
+from rlpjax.objectives.logprobs import target_logprobs, token_entropy
+from rlpjax.objectives.policy_gradient import AGGREGATIONS, clipped_policy_loss, group_reward_metrics
+from rlpjax.reasoning.corpora import candidate
+from rlpjax.reasoning.format import prompt_text
+from rlpjax.reasoning.generator import MODES, problem_seed
+from rlpjax.reasoning.rewards import REWARDS, reward
+from rlpjax.reasoning.verify import verify
+from rlpjax.sampling import SamplingSettings, sample
+from rlpjax.train.batches import to_device_batch
+from rlpjax.train.task import StepContext, Task
+from rlpjax.train.update import make_update_step
+
+ROLLOUT_KEY_SALT = 0x475250
+"""Folded into the state's key for sampling, so the update's own key split stays independent of it."""
+PROBLEM_STREAM = "rl"
+"""Generator stream of RL problems: distinct from the "eval" stream of held-out sets and the training documents."""
+
+
+class ProblemStream:
+    """Endless RL problems: problem i is a pure function of (seed, the op x template x mode grid, i).
+
+    Its state is `{"index": i}` (JSON), so a checkpoint resumes the stream exactly at the next unseen problem.
+    """
+
+    def __init__(self, cfg: GRPOConfig):
+        self._seed, self._per_step = cfg.seed, cfg.prompts_per_step
+        self._cells = [(op, template, mode) for op in cfg.ops for template in cfg.templates for mode in cfg.modes]
+        self._index = 0
+
+    def problem(self, index: int) -> dict:
+        """Problem number `index`: a uniformly drawn cell, then that cell's generator candidate `index`."""
+        cell = self._cells[problem_seed(self._seed, PROBLEM_STREAM, index) % len(self._cells)]
+        return candidate(self._seed, PROBLEM_STREAM, cell, index)
+
+    def __next__(self) -> list[dict]:
+        records = [self.problem(i) for i in range(self._index, self._index + self._per_step)]
+        self._index += self._per_step
+        return records
+
+    def get_state(self) -> dict:
+        return {"index": self._index}
+
+    def set_state(self, state: dict) -> None:
+        self._index = int(state["index"])
+
+    def stats(self) -> dict:
+        return {"problems_seen": self._index}
+
+
+def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, responses_nl: np.ndarray,
+                   response_lengths_n: np.ndarray, logp_response_nl: np.ndarray, pad_id: int) -> dict:
+    """Rows of prompt + response in the sequence layout of the module docstring (NumPy, on the host).
+
+    prompts_np: [N, P] right-padded prompts; responses_nl / logp_response_nl: [N, L] sampled tokens and their
+    log-probs (zero past each response's length). Returns tokens_nt, targets_nt, response_mask_nt and logp_old_nt,
+    each [N, P + L].
+    """
+    rows, prompt_width = prompts_np.shape
+    width = prompt_width + responses_nl.shape[1]
+    column = np.arange(width)[None, :]
+    # Token t of a row: the prompt's while t < p, then response token t - p, then padding.
+    response_index_nt = column - prompt_lengths_n[:, None]
+    in_prompt = column < prompt_lengths_n[:, None]
+    in_response = (response_index_nt >= 0) & (response_index_nt < response_lengths_n[:, None])
+    take = lambda values_nx, index_nt: np.take_along_axis(  # noqa: E731
+        values_nx, np.clip(index_nt, 0, values_nx.shape[1] - 1), axis=1)
+    tokens_nt = np.where(in_prompt, take(prompts_np, np.broadcast_to(column, (rows, width))),
+                         np.where(in_response, take(responses_nl, response_index_nt), pad_id)).astype(np.int32)
+    # Column t predicts token t + 1: its target is a response token when t + 1 - p lies in [0, length).
+    targets_nt = np.concatenate([tokens_nt[:, 1:], np.full((rows, 1), pad_id, np.int32)], axis=1)
+    target_index_nt = response_index_nt + 1
+    response_mask_nt = (target_index_nt >= 0) & (target_index_nt < response_lengths_n[:, None])
+    logp_old_nt = np.where(response_mask_nt, take(logp_response_nl, target_index_nt), 0.0).astype(np.float32)
+    return {"tokens_nt": tokens_nt, "targets_nt": targets_nt, "response_mask_nt": response_mask_nt,
+            "logp_old_nt": logp_old_nt}
+
+
+def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(log p(targets_nt), logits) of one teacher-forced pass of `model` over the rows."""
+    logits_ntv = model(tokens_nt)
+    return target_logprobs(logits_ntv, targets_nt)[0], logits_ntv
+
+
+def make_grpo_loss_fn(cfg: GRPOConfig):
+    """`loss_fn(model, batch, rng) -> (loss, metrics)` for `train.update.make_update_step`.
+
+    batch: the sequence layout plus `advantages_n` (computed once over whole groups), `truncated_n` and, when
+    kl_beta > 0, `logp_ref_nt`. The loss is `policy_gradient.clipped_policy_loss`, i.e. `objectives.grpo.grpo_loss`
+    with the advantages given rather than recomputed from a minibatch's rewards.
+    """
+
+    def loss_fn(model, batch: dict, rng):
+        del rng
+        logp_new_nt, logits_ntv = sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"])
+        entropy_nt = token_entropy(logits_ntv if cfg.entropy_coef else jax.lax.stop_gradient(logits_ntv))
+        return clipped_policy_loss(
+            logp_new_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"],
+            eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, kl_beta=cfg.kl_beta,
+            logp_ref_xl=batch.get("logp_ref_nt"), entropy_xl=entropy_nt, entropy_coef=cfg.entropy_coef,
+            truncated_x=batch["truncated_n"])
+
+    return loss_fn
+
+
+class GRPOTask(Task):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        grpo = cfg.grpo
+        _validate(grpo)
+        self.uses_reference = grpo.kl_beta > 0
+        self.tokenizer = load_tokenizer(cfg.data.tokenizer)
+        if self.tokenizer.eos_id is None:
+            raise ConfigError(f"tokenizer {cfg.data.tokenizer!r} has no EOS token, which GRPO responses stop at")
+        add_bos = {"auto": self.tokenizer.add_bos, "true": True, "false": False}[cfg.data.add_bos]
+        self._bos = [self.tokenizer.bos_id] if add_bos and self.tokenizer.bos_id is not None else []
+        self._reward_params = ({"a": grpo.reward_alpha}
+                               if "a" in inspect.signature(REWARDS[grpo.reward]).parameters else {})
+        self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
+                                         top_p=grpo.top_p, stop_tokens=(self.tokenizer.eos_id,),
+                                         pad_id=self.tokenizer.pad_id)
+
+    def batches(self) -> ProblemStream:
+        return ProblemStream(self.cfg.grpo)
+
+    def encode_prompts(self, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """([B, max_prompt_tokens] right-padded prompt ids, [B] lengths); BOS first when documents had one."""
+        width = self.cfg.grpo.max_prompt_tokens
+        ids = [self._bos + self.tokenizer.encode(prompt_text(record)) for record in records]
+        too_long = max(len(row) for row in ids)
+        if too_long > width:
+            raise ConfigError(f"an RL prompt has {too_long} tokens but grpo.max_prompt_tokens is {width}; raise it "
+                              "or lower grpo.ops")
+        prompts = np.full((len(ids), width), self.tokenizer.pad_id, np.int32)
+        for row, tokens in enumerate(ids):
+            prompts[row, :len(tokens)] = tokens
+        return prompts, np.array([len(row) for row in ids], np.int32)
+
+    def score(self, records: list[dict], out) -> tuple[np.ndarray, dict]:
+        """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`) and verification metrics."""
+        rollouts = self.cfg.grpo.num_rollouts
+        rewards, process, verified, answered = [], [], [], []
+        for n, (tokens_l, length, stopped) in enumerate(zip(out.tokens_bl, out.lengths_b, out.stopped_b)):
+            text = self.tokenizer.decode(tokens_l[:int(length) - int(stopped)])  # without the stop token
+            check = verify(text, records[n // rollouts])
+            rewards.append(reward(self.cfg.grpo.reward, check, **self._reward_params))
+            process.append(check.process_acc)
+            verified.append(check.verified_correct)
+            answered.append(check.answer_correct)
+        metrics = {"verified_accuracy": float(np.mean(verified)), "process_accuracy": float(np.mean(process)),
+                   "answer_accuracy": float(np.mean(answered)),
+                   "response_length": float(np.mean(out.lengths_b))}
+        return np.asarray(rewards, np.float32).reshape(-1, rollouts), metrics
+
+    def rollout(self, ctx: StepContext, state, records: list[dict]) -> tuple[dict, dict]:
+        """Sample, verify and lay out one step's rollouts -> (host update batch, rollout metrics)."""
+        grpo = self.cfg.grpo
+        prompts_bp, lengths_b = self.encode_prompts(records)
+        prompts_np, lengths_n = np.repeat(prompts_bp, grpo.num_rollouts, 0), np.repeat(lengths_b, grpo.num_rollouts)
+        key = jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
+        out = jax.device_get(sample(ctx.graphdef, state.params, prompts_np, lengths_n, key, self.settings))
+        rewards_br, metrics = self.score(records, out)
+        batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
+                               self.tokenizer.pad_id)
+        batch["advantages_n"] = np.asarray(grpo_advantages(rewards_br, normalize_std=grpo.normalize_adv_std)).reshape(-1)
+        batch["truncated_n"] = ~out.stopped_b
+        metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_br).items()}
+        return batch, metrics
+
+    def make_step(self, ctx: StepContext):
+        grpo = self.cfg.grpo
+        update = jax.jit(
+            make_update_step(ctx.graphdef, make_grpo_loss_fn(grpo), ctx.tx, ctx.schedule,
+                             grad_accum_steps=self.cfg.optimizer.grad_accum_steps),
+            in_shardings=(ctx.state_shardings, None), out_shardings=(ctx.state_shardings, None), donate_argnums=0)
+        logprobs = jax.jit(lambda params, tokens_nt, targets_nt: sequence_logprobs(
+            nnx.merge(ctx.graphdef, params), tokens_nt, targets_nt)[0])
+
+        def step(state, records):
+            host_batch, rollout_metrics = self.rollout(ctx, state, records)
+            batch = to_device_batch(host_batch, ctx.mesh)
+            if grpo.recompute_old_logprobs:
+                batch["logp_old_nt"] = logprobs(state.params, batch["tokens_nt"], batch["targets_nt"])
+            if self.uses_reference:
+                batch["logp_ref_nt"] = logprobs(state.ref_params, batch["tokens_nt"], batch["targets_nt"])
+            per_update = []
+            for _ in range(grpo.ppo_epochs):
+                for minibatch in _split_rows(batch, grpo.minibatches):
+                    state, metrics = update(state, minibatch)
+                    per_update.append(metrics)
+            metrics = jax.tree.map(lambda *m: sum(m) / len(m), *per_update)
+            # Each update advanced state.step; a training step counts once however many updates it made.
+            state = dataclasses.replace(state, step=state.step - (len(per_update) - 1))
+            return state, dict(metrics, **rollout_metrics)
+
+        return step
+
+    def passes_per_token(self) -> float:
+        """Forward-pass equivalents per rollout token: sampling 1, behaviour recompute 1, reference 1, and 3 (forward +
+        backward) per PPO epoch; with the defaults this is CONTROLLED.md's 8 + 2 gamma at gamma = 1."""
+        grpo = self.cfg.grpo
+        return 1 + grpo.recompute_old_logprobs + self.uses_reference + 3 * grpo.ppo_epochs
+
+    def flops_and_tokens_per_step(self):
+        """FLOPs over the padded rows the step computes on (an upper bound for sampling, which stops early)."""
+        grpo = self.cfg.grpo
+        rows, width = grpo.prompts_per_step * grpo.num_rollouts, grpo.max_prompt_tokens + grpo.max_new_tokens
+        flops = compute.pass_flops(self.cfg.model, rows * width, rows * compute.causal_pairs(width),
+                                   passes=self.passes_per_token())
+        return flops.total, rows * width
+
+
+def _validate(grpo: GRPOConfig) -> None:
+    if grpo.num_rollouts < 2:
+        raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts of one prompt)")
+    if grpo.prompts_per_step % grpo.minibatches:
+        raise ConfigError(f"grpo.prompts_per_step={grpo.prompts_per_step} does not split into "
+                          f"grpo.minibatches={grpo.minibatches}; choose a divisor")
+    if grpo.reward not in REWARDS:
+        raise ConfigError(f"grpo.reward={grpo.reward!r} is unknown; choose one of {sorted(REWARDS)}")
+    if grpo.aggregation not in AGGREGATIONS:
+        raise ConfigError(f"grpo.aggregation={grpo.aggregation!r} is unknown; choose one of {AGGREGATIONS}")
+    if not grpo.ops or min(grpo.ops) < 2:
+        raise ConfigError(f"grpo.ops={grpo.ops} must be non-empty op counts of at least 2")
+    if not grpo.templates or not grpo.modes or set(grpo.modes) - set(MODES):
+        raise ConfigError(f"grpo.templates and grpo.modes must be non-empty, modes among {MODES}")
+
+
+def _split_rows(batch: dict, parts: int) -> list[dict]:
+    """`parts` contiguous minibatches of rows; rows are grouped by prompt, so whole groups stay together."""
+    size = batch["tokens_nt"].shape[0] // parts
+    return [jax.tree.map(functools.partial(lambda x, i: x[i * size:(i + 1) * size], i=i), batch)
+            for i in range(parts)]
