@@ -16,6 +16,11 @@ from rlpjax.eval.passk import default_ks, pass_at_k_first, pass_at_k_unbiased
 from rlpjax.reasoning.corpora import split_of_op
 
 ESTIMATORS = ("unbiased", "first_k")
+ESTIMATOR_DOCS = {
+    "unbiased": "unbiased pass@k = 1 - C(n-c, k) / C(n, k) over the n samples of a problem (c correct)",
+    "first_k": "first-k pass@k = 1 if a correct sample is among the first k samples, else 0",
+}
+"""What each estimator name in a report means (written into every report)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +33,7 @@ class ProblemResult:
     flags: tuple[bool, ...]
 
 
-def _mean_passk(results: Sequence[ProblemResult], ks: Sequence[int]) -> dict:
+def mean_passk(results: Sequence[ProblemResult], ks: Sequence[int]) -> dict:
     """{"problems": n, "unbiased": {k: mean}, "first_k": {k: mean}} over a group of problems."""
     table = {"problems": len(results)}
     table["unbiased"] = {k: sum(pass_at_k_unbiased(len(r.flags), sum(r.flags), k) for r in results) / len(results)
@@ -47,12 +52,12 @@ def aggregate(results: Sequence[ProblemResult], ks: Sequence[int] | None = None)
         raise ValueError(f"k={max(ks)} exceeds the {n_min} samples of some problem; lower k or sample more")
     groups = {"by_op": lambda r: r.op, "by_template": lambda r: r.template, "by_mode": lambda r: r.mode,
               "by_split": lambda r: split_of_op(r.op)}
-    report = {"ks": ks, "overall": _mean_passk(results, ks)}
+    report = {"ks": ks, "overall": mean_passk(results, ks)}
     for group, key in groups.items():
         members: dict = {}
         for result in results:
             members.setdefault(key(result), []).append(result)
-        report[group] = {name: _mean_passk(members[name], ks) for name in sorted(members)}
+        report[group] = {name: mean_passk(members[name], ks) for name in sorted(members)}
     return report
 
 
@@ -70,9 +75,19 @@ def markdown_table(report: dict, estimator: str = "unbiased") -> str:
     return "\n".join(lines)
 
 
+def markdown_header(meta: dict | None) -> str:
+    """Markdown bullet list of `meta` followed by the meaning of each estimator."""
+    lines = [f"- {key}: {value}" for key, value in (meta or {}).items()]
+    lines += [f"- estimator `{name}`: {doc}" for name, doc in ESTIMATOR_DOCS.items()]
+    return "\n".join(lines)
+
+
 def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
-                 ks: Sequence[int] | None = None) -> dict[str, pathlib.Path]:
-    """Write report.json, report.md and two PNG plots into `out_dir`; returns their paths."""
+                 ks: Sequence[int] | None = None, meta: dict | None = None) -> dict[str, pathlib.Path]:
+    """Write report.json, report.md and two PNG plots into `out_dir`; returns their paths.
+
+    `meta` (e.g. checkpoint and sampling settings) is stored under "meta" in report.json and listed at the top of
+    report.md; both files also name the estimators (`ESTIMATOR_DOCS`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -81,8 +96,10 @@ def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png")}
-    paths["report.json"].write_text(json.dumps(report, indent=1))
-    paths["report.md"].write_text("\n\n".join(markdown_table(report, e) for e in ESTIMATORS))
+    paths["report.json"].write_text(json.dumps({**report, "estimators": ESTIMATOR_DOCS, "meta": meta or {}},
+                                               indent=1))
+    paths["report.md"].write_text("\n\n".join([markdown_header(meta)] + [markdown_table(report, e)
+                                                                          for e in ESTIMATORS]))
 
     figure, axis = plt.subplots(figsize=(6, 4))
     for split, table in report["by_split"].items():
