@@ -19,8 +19,15 @@ def _bench_data(cfg: Config) -> dict:
     return bench_data(cfg.data)
 
 
+def _bench_rlp(cfg: Config) -> dict:
+    from rlpjax.bench.rlp import bench_rlp
+
+    return bench_rlp(cfg, kg=((4, 4), (4, 8), (8, 8)))
+
+
 BENCHMARKS = {
     "data": _bench_data,
+    "rlp": _bench_rlp,
 }
 """Benchmark name -> function of the resolved config returning a dict of figures."""
 
