@@ -19,6 +19,7 @@ from flax import nnx
 
 from rlpjax import __version__, config_io
 from rlpjax.config import Config
+from rlpjax.config_io import ConfigError
 from rlpjax.sharding import create_sharded_model, make_mesh
 from rlpjax.train import distributed
 from rlpjax.train.checkpoint import Checkpointer, abstract_like
@@ -63,6 +64,15 @@ def _write_run_files(run_dir: pathlib.Path, cfg: Config) -> None:
     (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def check_batch_fits_mesh(cfg: Config, mesh) -> None:
+    """The global batch must split evenly over the mesh's batch axes (data x fsdp)."""
+    batch_devices = mesh.shape["data"] * mesh.shape["fsdp"]
+    if cfg.data.global_batch_size % batch_devices:
+        raise ConfigError(f"data.global_batch_size={cfg.data.global_batch_size} does not split over the "
+                          f"{batch_devices} data x fsdp devices of the mesh; use a multiple of {batch_devices} "
+                          "or change mesh.data / mesh.fsdp")
+
+
 def build_state(cfg: Config, task, mesh):
     """(graphdef, state, shardings, tx, schedule, model_cfg): the freshly initialised, sharded training state."""
     model_cfg = task.model_config()
@@ -84,6 +94,7 @@ def train(cfg: Config) -> RunResult:
         _write_run_files(run_dir, cfg)
 
     mesh = make_mesh(cfg.mesh)
+    check_batch_fits_mesh(cfg, mesh)
     task = get_task(cfg)
     graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
     batches = task.batches()
