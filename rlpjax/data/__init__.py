@@ -3,8 +3,8 @@
 Entry points for the trainer: `build_train_iterator`, `to_global_batch`, `load_tokenizer` (see pipeline.py).
 """
 
-from rlpjax.data.pipeline import DataIterator, batch_sharding, build_train_iterator, to_global_batch
+from rlpjax.data.pipeline import DataIterator, build_train_iterator, to_global_batch
 from rlpjax.data.tokenizer import ByteTokenizer, HFTokenizer, Tokenizer, load_tokenizer
 
-__all__ = ["DataIterator", "batch_sharding", "build_train_iterator", "to_global_batch", "ByteTokenizer",
+__all__ = ["DataIterator", "build_train_iterator", "to_global_batch", "ByteTokenizer",
            "HFTokenizer", "Tokenizer", "load_tokenizer"]

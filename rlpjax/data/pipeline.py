@@ -22,6 +22,7 @@ from rlpjax.config_io import ConfigError
 from rlpjax.data.mixture import Mixture, open_source
 from rlpjax.data.packing import MODES, DocCursor, rows_to_batch, take_row
 from rlpjax.data.tokenizer import Tokenizer, load_tokenizer
+from rlpjax.sharding import batch_sharding
 
 _STATE_VERSION = 1
 
@@ -152,14 +153,8 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_co
     return DataIterator(maker, data_cfg.prefetch_batches)
 
 
-def batch_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
-    """Batch axis split over the mesh's ("data", "fsdp") axes (those present), other axes replicated."""
-    axes = tuple(name for name in ("data", "fsdp") if name in mesh.axis_names)
-    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axes or None))
-
-
 def to_global_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
     """Assemble every host's local rows into global jax.Arrays sharded over the batch axis (rows of host p come
     after those of hosts < p)."""
-    sharding = batch_sharding(mesh)
-    return {key: jax.make_array_from_process_local_data(sharding, value) for key, value in batch.items()}
+    return {key: jax.make_array_from_process_local_data(batch_sharding(mesh, np.ndim(value)), value)
+            for key, value in batch.items()}

@@ -19,7 +19,6 @@ Call modes (one block, one attention kernel; logits are float32 [batch, time, vo
   by token).
 
 Helpers
-- `token_logprobs(logits_btv, targets_bt) -> [batch, time] float32`.
 - `grow_vocab(model, new_size) -> Decoder` (new rows = mean of the old rows).
 - `rlpjax.model.io.save_model_dir(path, cfg, model)` / `load_model_dir(path, mesh=None) -> (cfg, model)`.
 - `rlpjax.model.hf.load_hf_model(path, mesh=None) -> (cfg, model)` / `save_hf_model(path, cfg, model)`.
@@ -27,7 +26,6 @@ Helpers
 
 from rlpjax.model.decoder import Decoder, validate_model_config
 from rlpjax.model.kv_cache import KVCache, PrefixKV
-from rlpjax.model.logprobs import token_logprobs
 from rlpjax.model.vocab import grow_vocab
 
-__all__ = ["Decoder", "KVCache", "PrefixKV", "grow_vocab", "token_logprobs", "validate_model_config"]
+__all__ = ["Decoder", "KVCache", "PrefixKV", "grow_vocab", "validate_model_config"]

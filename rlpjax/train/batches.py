@@ -14,7 +14,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from rlpjax.config import DataConfig
-from rlpjax.data import batch_sharding, build_train_iterator
+from rlpjax.data import build_train_iterator
+from rlpjax.sharding import batch_sharding
 
 
 def global_batch_iterator(data_cfg: DataConfig, split: str = "train"):
@@ -25,10 +26,8 @@ def global_batch_iterator(data_cfg: DataConfig, split: str = "train"):
 def to_device_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
     """The host's copy of a global batch as global arrays sharded over the batch axis; each process only copies
     the rows its own devices hold."""
-    sharding = batch_sharding(mesh)
-
     def place(value: np.ndarray) -> jax.Array:
         value = np.asarray(value)
-        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+        return jax.make_array_from_callback(value.shape, batch_sharding(mesh, value.ndim), lambda index: value[index])
 
     return {key: place(value) for key, value in batch.items()}

@@ -9,7 +9,12 @@ import pytest
 from flax import nnx
 
 from model_helpers import FAMILY_CONFIGS, random_model, random_tokens
-from rlpjax.model import PrefixKV, token_logprobs
+from rlpjax.model import PrefixKV
+from rlpjax.objectives.logprobs import target_logprobs
+
+
+def _token_logprobs(logits, targets):
+    return target_logprobs(logits, targets)[0]
 
 DOC_LEN, BRANCH_LEN, BRANCHES = 7, 4, 3
 PREFIX_LENGTHS = np.array([1, 4, 7, 7, 2, 5])
@@ -78,7 +83,7 @@ def test_gradient_through_prefix_matches_independent_run():
 
     def loss(logits_fn, state):
         logits = logits_fn(nnx.merge(graphdef, state), docs_dt, branches_rt, lengths)
-        return jnp.sum(token_logprobs(logits, targets_rt))
+        return jnp.sum(_token_logprobs(logits, targets_rt))
 
     ours = jax.jit(jax.grad(lambda s: loss(branch_logits_teacher_forced, s)))(state)
     expected = jax.jit(jax.grad(lambda s: loss(lambda *a: independent_logits(*a[:3], PREFIX_LENGTHS), s)))(state)

@@ -9,7 +9,12 @@ import pytest
 from flax import nnx
 
 from model_helpers import FAMILY_CONFIGS, random_model, random_tokens, with_cfg
-from rlpjax.model import grow_vocab, token_logprobs
+from rlpjax.model import grow_vocab
+from rlpjax.objectives.logprobs import target_logprobs
+
+
+def _token_logprobs(logits, targets):
+    return target_logprobs(logits, targets)[0]
 from rlpjax.model.rope import apply_rope, rope_angles
 
 
@@ -28,7 +33,7 @@ def loss_and_grad(model, tokens_bt):
 
     def loss(state):
         logits = nnx.merge(graphdef, state)(tokens_bt[:, :-1])
-        return -jnp.mean(token_logprobs(logits, tokens_bt[:, 1:]))
+        return -jnp.mean(_token_logprobs(logits, tokens_bt[:, 1:]))
 
     return jax.jit(jax.value_and_grad(loss))(state)
 
@@ -72,7 +77,7 @@ def test_token_logprobs_matches_numpy():
     shifted = logits - logits.max(-1, keepdims=True)
     log_softmax = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     expected = np.take_along_axis(log_softmax, targets[..., None], axis=-1)[..., 0]
-    np.testing.assert_allclose(token_logprobs(jnp.asarray(logits), jnp.asarray(targets)), expected, atol=1e-6)
+    np.testing.assert_allclose(_token_logprobs(jnp.asarray(logits), jnp.asarray(targets)), expected, atol=1e-6)
 
 
 def test_rope_matches_complex_rotation():
