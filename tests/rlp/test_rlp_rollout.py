@@ -82,7 +82,7 @@ def test_first_and_last_positions(parts):
     rs = dataclasses.replace(RS, positions_per_doc=1, position_strategy="last")
     batch = _documents([2, 12, 9])
     key = jax.random.PRNGKey(11)
-    out = rollout(graphdef, params, ema, None, batch, key, rs=rs)
+    out = jax.jit(rollout, static_argnums=(0,), static_argnames="rs")(graphdef, params, ema, None, batch, key, rs=rs)
     np.testing.assert_array_equal(np.asarray(out["positions_bk"])[:, 0], [1, 11, 8])
     prompts, prompt_lengths, _, _ = _branch_prompts(batch, out["positions_bk"], rs)
     settings = SamplingSettings(max_new_tokens=rs.max_thought_tokens, temperature=rs.temperature,
@@ -92,34 +92,45 @@ def test_first_and_last_positions(parts):
     np.testing.assert_array_equal(np.asarray(out["thoughts_bkgl"]).reshape(6, -1), np.asarray(independent.tokens_bl))
 
 
+def _padded_forward(model, sequences):
+    """log-softmax of one jitted teacher-forced pass over right-padded sequences: [rows, max_len, vocab]."""
+    width = max(len(seq) for seq in sequences)
+    tokens = np.zeros((len(sequences), width), np.int32)
+    segments = np.zeros((len(sequences), width), np.int32)
+    for row, seq in enumerate(sequences):
+        tokens[row, :len(seq)], segments[row, :len(seq)] = seq, 1
+    forward = jax.jit(lambda t, s: jax.nn.log_softmax(model(t, None, s), axis=-1))
+    return np.asarray(forward(jnp.asarray(tokens), jnp.asarray(segments)))
+
+
 def test_scores_equal_plain_teacher_forced_forward(parts, shared_rollout):
     """S_pred = log p(x_{t+j} | x_<t <think> c </think> x_t..x_{t+j-1}); S_ema = log p_ema(x_{t+j} | x_<t+j)."""
     graphdef, params, ema = parts
     batch, _, out = shared_rollout
-    policy, teacher = nnx.merge(graphdef, params), nnx.merge(graphdef, ema)
     tokens, lengths = np.asarray(batch["tokens"]), np.asarray(batch["lengths"])
-    thoughts = np.asarray(out["thoughts_bkgl"])
-    mask = np.asarray(out["thought_mask_bkgl"])
+    thoughts, mask = np.asarray(out["thoughts_bkgl"]), np.asarray(out["thought_mask_bkgl"])
     B, K, G, _ = thoughts.shape
+    teacher_logp = _padded_forward(nnx.merge(graphdef, ema), [tokens[b, :lengths[b]] for b in range(B)])
+    branches, where = [], []
     for b in range(B):
-        doc = tokens[b, :lengths[b]]
-        teacher_logp = jax.nn.log_softmax(teacher(jnp.asarray(doc)[None])[0], axis=-1)
         for k in range(K):
             t = int(out["positions_bk"][b, k])
             for j in range(RS.horizon):
                 if t + j < lengths[b]:
                     np.testing.assert_allclose(float(out["s_ema_bkh"][b, k, j]),
-                                               float(teacher_logp[t + j - 1, doc[t + j]]), atol=2e-5)
+                                               teacher_logp[b, t + j - 1, tokens[b, t + j]], atol=2e-5)
                 assert bool(out["horizon_mask_bkh"][b, k, j]) == (t + j < lengths[b])
             for g in range(G):
                 thought = [int(c) for c, m in zip(thoughts[b, k, g], mask[b, k, g]) if m and c != END_THINK]
-                seq = list(doc[:t]) + [THINK] + thought + [END_THINK] + list(doc[t:t + RS.horizon])
-                logp = jax.nn.log_softmax(policy(jnp.asarray(seq, jnp.int32)[None])[0], axis=-1)
-                first = t + 1 + len(thought)  # index of </think>
-                for j in range(RS.horizon):
-                    if t + j < lengths[b]:
-                        np.testing.assert_allclose(float(out["s_pred_bkgh"][b, k, g, j]),
-                                                   float(logp[first + j, doc[t + j]]), atol=2e-5)
+                branches.append(list(tokens[b, :t]) + [THINK] + thought + [END_THINK]
+                                + list(tokens[b, t:min(t + RS.horizon, lengths[b])]))
+                where.append((b, k, g, t, t + 1 + len(thought)))  # the index of </think>
+    policy_logp = _padded_forward(nnx.merge(graphdef, params), branches)
+    for row, (b, k, g, t, end) in enumerate(where):
+        for j in range(RS.horizon):
+            if t + j < lengths[b]:
+                np.testing.assert_allclose(float(out["s_pred_bkgh"][b, k, g, j]),
+                                           policy_logp[row, end + j, tokens[b, t + j]], atol=2e-5)
 
 
 def test_behaviour_logprobs_equal_recomputed_before_update(parts, shared_rollout):
@@ -127,8 +138,8 @@ def test_behaviour_logprobs_equal_recomputed_before_update(parts, shared_rollout
     batch, _, out = shared_rollout
     thoughts = out["thoughts_bkgl"]
     B, K, G, L = thoughts.shape
-    logp_rl, _, _ = thought_logprobs(nnx.merge(graphdef, params), batch, out["positions_bk"],
-                                     thoughts.reshape(B * K * G, L), RS)
+    recompute = jax.jit(lambda p, b, pos, c: thought_logprobs(nnx.merge(graphdef, p), b, pos, c, RS)[0])
+    logp_rl = recompute(params, batch, out["positions_bk"], thoughts.reshape(B * K * G, L))
     mask = np.asarray(out["thought_mask_bkgl"]).reshape(B * K * G, L)
     np.testing.assert_allclose(np.asarray(logp_rl)[mask], np.asarray(out["logp_old_bkgl"]).reshape(-1, L)[mask],
                                atol=2e-5)
@@ -137,7 +148,8 @@ def test_behaviour_logprobs_equal_recomputed_before_update(parts, shared_rollout
 def test_naive_layout_gives_the_same_rollout(parts, shared_rollout):
     graphdef, params, ema = parts
     batch, key, shared = shared_rollout
-    naive = rollout(graphdef, params, ema, None, batch, key, rs=dataclasses.replace(RS, shared_prefix=False))
+    naive = jax.jit(rollout, static_argnums=(0,), static_argnames="rs")(
+        graphdef, params, ema, None, batch, key, rs=dataclasses.replace(RS, shared_prefix=False))
     np.testing.assert_array_equal(np.asarray(naive["thoughts_bkgl"]), np.asarray(shared["thoughts_bkgl"]))
     for name in ("logp_old_bkgl", "s_pred_bkgh", "s_ema_bkh"):
         np.testing.assert_allclose(np.asarray(naive[name]), np.asarray(shared[name]), atol=2e-5, err_msg=name)
@@ -153,7 +165,7 @@ def test_update_gradient_is_identical_in_both_layouts(parts, shared_rollout):
 
     def grads(rs):
         loss_fn = make_rlp_loss_fn(rs, RLPConfig(group_size=RS.group_size))
-        return jax.grad(lambda p: loss_fn(nnx.merge(graphdef, p), out, None)[0])(params)
+        return jax.jit(jax.grad(lambda p: loss_fn(nnx.merge(graphdef, p), out, None)[0]))(params)
 
     shared, naive = grads(RS), grads(dataclasses.replace(RS, shared_prefix=False))
     for a, b in zip(jax.tree.leaves(shared), jax.tree.leaves(naive)):
