@@ -137,7 +137,6 @@ def target_devices(target: Target) -> list:
 
 def build_mesh(cfg, devices, target: Target):
     """The run's mesh over `devices`; on TPU the device order follows the physical grid (ICI neighbours)."""
-    import numpy as np
     from jax.experimental import mesh_utils
     from jax.sharding import Mesh
 

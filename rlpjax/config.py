@@ -203,6 +203,16 @@ class RLPConfig:
 class GRPOConfig:
     """GRPO post-training with verifier rewards (see ../shared/spec/CONTROLLED.md)."""
 
+    ops: tuple[int, ...] = (11, 12, 13, 14)
+    """Op counts of the RL problems (drawn uniformly with the templates and modes); the paper's edge is 11-14."""
+    templates: tuple[str, ...] = ("A", "B", "C")
+    """Contexts of the RL problems (A zoos, B schools, C festivals)."""
+    modes: tuple[str, ...] = ("forward", "reverse")
+    """Problem modes of the RL problems."""
+    prompts_per_step: int = 1024
+    """N: prompts per training step (each gets num_rollouts responses)."""
+    seed: int = 0
+    """Seed of the RL problem stream (problem i depends only on this seed, the op/template/mode grid and i)."""
     num_rollouts: int = 6
     """r: rollouts per prompt."""
     temperature: float = 1.0

@@ -119,7 +119,7 @@ def train(cfg: Config) -> RunResult:
     throughput = Throughput(flops, tokens, cfg.run.peak_tflops or measure_peak_tflops())
     start_step = int(state.step)
     writer = MetricsWriter(run_dir, enabled=is_writer, resume_step=start_step)
-    progress = Progress(start_step, cfg.run.steps, enabled=cfg.run.progress and is_writer)
+    progress = Progress(start_step, cfg.run.steps, enabled=cfg.run.progress and is_writer, desc=cfg.run.name)
     nonfinite_streak, metrics, message = 0, {}, ""
 
     def save(step: int) -> None:
@@ -131,6 +131,7 @@ def train(cfg: Config) -> RunResult:
                 started = time.perf_counter()
                 state, step_metrics = step_fn(state, next(batches))
                 metrics = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
+                metrics["flops_cumulative"] = flops * step  # model FLOPs spent by this run up to this step
                 throughput.add(time.perf_counter() - started)
                 nonfinite = int(metrics.get("nonfinite", 0))
                 nonfinite_streak = nonfinite_streak + 1 if nonfinite else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Protocol
 
 import optax
 from flax import nnx

@@ -10,6 +10,7 @@ counter does not advance on a skipped step).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import jax
@@ -90,3 +91,29 @@ def make_update_step(graphdef: nnx.GraphDef, loss_fn: LossFn, tx: optax.Gradient
         return new_state, metrics
 
     return step
+
+
+def ppo_updates(update, state: TrainState, rollout_batch: dict, *, epochs: int, minibatches: int):
+    """`epochs` passes of `minibatches` optimizer updates over one rollout batch -> (state, mean metrics).
+
+    Every array of `rollout_batch` is split along its leading axis into contiguous minibatches (callers order rows
+    so that a group of samples of one prompt or document stays in one minibatch). Each update advances
+    `state.step`; a training step counts once however many updates it made, so the count is corrected after.
+    Metrics are averaged over the updates on the host.
+    """
+    rows = next(iter(rollout_batch.values())).shape[0]
+    if rows % minibatches:
+        raise ValueError(f"a rollout batch of {rows} rows does not split into {minibatches} minibatches")
+    size = rows // minibatches
+    per_update = []
+    for _ in range(epochs):
+        for i in range(minibatches):
+            minibatch = jax.tree.map(lambda x, i=i: x[i * size:(i + 1) * size], rollout_batch) if minibatches > 1 \
+                else rollout_batch
+            state, metrics = update(state, minibatch)
+            per_update.append(metrics)
+    per_update = jax.device_get(per_update)
+    metrics = {k: float(sum(float(m[k]) for m in per_update) / len(per_update)) for k in per_update[0]}
+    if len(per_update) > 1:
+        state = dataclasses.replace(state, step=state.step - (len(per_update) - 1))
+    return state, metrics

@@ -13,7 +13,6 @@ Thresholds: the first 5 steps' mean reward must be within 0.5 of zero, the last 
 thought to be right in well over half the samples (5x chance). Observed with this seed: -0.24 -> 2.24 in 60 steps.
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

@@ -17,8 +17,6 @@ log-probs sit in the same columns as the recomputed ones.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import inspect
 
 import jax
@@ -40,7 +38,7 @@ from rlpjax.reasoning.verify import verify
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
 from rlpjax.train.task import StepContext, Task
-from rlpjax.train.update import make_update_step
+from rlpjax.train.update import make_update_step, ppo_updates
 
 ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
@@ -214,14 +212,7 @@ class GRPOTask(Task):
                 batch["logp_old_nt"] = logprobs(state.params, batch["tokens_nt"], batch["targets_nt"])
             if self.uses_reference:
                 batch["logp_ref_nt"] = logprobs(state.ref_params, batch["tokens_nt"], batch["targets_nt"])
-            per_update = []
-            for _ in range(grpo.ppo_epochs):
-                for minibatch in _split_rows(batch, grpo.minibatches):
-                    state, metrics = update(state, minibatch)
-                    per_update.append(metrics)
-            metrics = jax.tree.map(lambda *m: sum(m) / len(m), *per_update)
-            # Each update advanced state.step; a training step counts once however many updates it made.
-            state = dataclasses.replace(state, step=state.step - (len(per_update) - 1))
+            state, metrics = ppo_updates(update, state, batch, epochs=grpo.ppo_epochs, minibatches=grpo.minibatches)
             return state, dict(metrics, **rollout_metrics)
 
         return step
@@ -256,9 +247,3 @@ def _validate(grpo: GRPOConfig) -> None:
     if not grpo.templates or not grpo.modes or set(grpo.modes) - set(MODES):
         raise ConfigError(f"grpo.templates and grpo.modes must be non-empty, modes among {MODES}")
 
-
-def _split_rows(batch: dict, parts: int) -> list[dict]:
-    """`parts` contiguous minibatches of rows; rows are grouped by prompt, so whole groups stay together."""
-    size = batch["tokens_nt"].shape[0] // parts
-    return [jax.tree.map(functools.partial(lambda x, i: x[i * size:(i + 1) * size], i=i), batch)
-            for i in range(parts)]

@@ -21,7 +21,7 @@ from rlpjax.rlp.rollout import RolloutSettings, rollout
 from rlpjax.rlp.thoughts import thought_tokens
 from rlpjax.train.batches import global_batch_iterator, to_device_batch
 from rlpjax.train.task import StepContext, Task
-from rlpjax.train.update import make_update_step
+from rlpjax.train.update import make_update_step, ppo_updates
 
 ROLLOUT_KEY_SALT = 0x524C50
 """Folded into the state's key for the rollout, so the update's own key split stays independent of it."""
@@ -75,14 +75,7 @@ class RLPTask(Task):
             batch = to_device_batch(host_batch, ctx.mesh)
             rollout_batch = sample_and_score(state.params, state.ema_params, state.ref_params, batch,
                                              jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT))
-            per_update = []
-            for _ in range(rlp.ppo_epochs):
-                for minibatch in _split_documents(rollout_batch, rlp.minibatches):
-                    state, metrics = update(state, minibatch)
-                    per_update.append(metrics)
-            metrics = jax.tree.map(lambda *m: sum(m) / len(m), *per_update)
-            # Each update advanced state.step; a training step counts once however many updates it made.
-            return dataclasses.replace(state, step=state.step - (len(per_update) - 1)), metrics
+            return ppo_updates(update, state, rollout_batch, epochs=rlp.ppo_epochs, minibatches=rlp.minibatches)
 
         return step
 
@@ -95,10 +88,3 @@ class RLPTask(Task):
             prefix_grad=not rlp.stop_prefix_grad)
         return flops.total.total, data.global_batch_size * data.seq_len
 
-
-def _split_documents(rollout_batch: dict, parts: int) -> list[dict]:
-    """Split every array of the rollout along its leading document axis into `parts` minibatches."""
-    if parts == 1:
-        return [rollout_batch]
-    size = next(iter(rollout_batch.values())).shape[0] // parts
-    return [jax.tree.map(lambda x: x[i * size:(i + 1) * size], rollout_batch) for i in range(parts)]

@@ -1,0 +1,171 @@
+"""The controlled experiment grid of ../../../shared/spec/CONTROLLED.md, at paper scale and at CPU scale.
+
+Every preset file in this folder (and in cpu/) is a two-line stub: `CONFIG = preset(__file__)` builds the preset
+named by the file's stem at the scale named by its folder. All recipes and all arithmetic live here, once.
+
+Stages (run directories `<run_root>/<preset name>`; `run.init_from` names the run a stage starts from):
+
+    pretrain ──┬── midtrain                       mid-training, the whole budget (split 1 : 0)
+               ├── rl_edge                        GRPO at ops 11-14, outcome reward, the whole budget (split 0 : 1)
+               ├── rl_process_blend, rl_strict, rl_gated_penalty   the same RL with the other verifier rewards
+               ├── budget_mid80 ── budget_rl20    split 0.8 : 0.2
+               ├── budget_mid50 ── budget_rl50    split 0.5 : 0.5
+               └── budget_mid20 ── budget_rl80    split 0.2 : 0.8
+    transfer_b0 / transfer_b0p1 / transfer_b1 / transfer_b10 ── rl_transfer
+               pre-training where context B is a 0 / 0.1 / 1 / 10% seed, then RL on context B only
+
+Budget splits: the total budget is the compute of the RL-only run (`rl_only_steps` GRPO steps: 200 at paper scale,
+"about 200 steps" in the paper), in NTP-equivalent tokens; `compute.plan_mid_rl_budget` turns each split into
+mid-training and RL step counts with this scale's batch shapes, so 1 : 0 and 0 : 1 reproduce midtrain and rl_edge.
+
+CPU scale keeps every stage, mixture and reward but shrinks the model (byte tokenizer), the batches and the step
+counts so the whole graph runs on a laptop; its RL problems use ops 2-3 (byte-level prompts of ops 11-14 run to
+~1,700 tokens), which for a tiny model is the edge of competence anyway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import pathlib
+
+from rlpjax.compute import plan_mid_rl_budget
+from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, ModelConfig, OptimizerConfig, RunConfig,
+                           SourceConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """What differs between the paper's runs and their CPU-scale versions."""
+
+    model: ModelConfig
+    tokenizer: str
+    run_root: str
+    seq_len: int
+    """Context of the NTP stages (packed rows)."""
+    ntp_rows: int
+    """Rows per NTP step (paper: 256 x 2048 = 512K tokens)."""
+    pretrain_tokens: float
+    ntp_lr: float
+    ntp_min_lr: float
+    rl_ops: tuple[int, ...]
+    rl_prompts: int
+    rl_rollouts: int
+    rl_prompt_tokens: int
+    rl_response_tokens: int
+    rl_minibatches: int
+    rl_lr: float
+    rl_only_steps: int
+    """GRPO steps of the RL-only run; their compute is the total budget of every split."""
+    ntp_checkpoint_every: int
+    rl_checkpoint_every: int
+
+    @property
+    def ntp_batch_tokens(self) -> int:
+        return self.ntp_rows * self.seq_len
+
+
+PAPER = Scale(
+    # Qwen2.5-style decoder of about 100M parameters (CONTROLLED.md "Model, data and training in the paper").
+    model=ModelConfig(family="qwen2", vocab_size=2200, hidden_size=768, intermediate_size=3072, num_layers=12,
+                      num_heads=12, num_kv_heads=2, head_dim=64, rope_theta=1e6, rms_norm_eps=1e-6,
+                      tie_embeddings=True, qkv_bias=True, max_seq_len=2048, param_dtype="float32",
+                      compute_dtype="bfloat16"),
+    # Made by `rlpjax tokenizer train --preset controlled --input <corpus> --out data/tokenizers/controlled/tokenizer.json`.
+    tokenizer="data/tokenizers/controlled",
+    run_root="runs/controlled",
+    seq_len=2048, ntp_rows=256, pretrain_tokens=10e9, ntp_lr=2e-4, ntp_min_lr=3e-5,
+    rl_ops=(11, 12, 13, 14), rl_prompts=1024, rl_rollouts=6, rl_prompt_tokens=1024, rl_response_tokens=1024,
+    rl_minibatches=4,  # verl's mini-batch of 256 prompts
+    rl_lr=1e-6, rl_only_steps=200, ntp_checkpoint_every=500, rl_checkpoint_every=20,
+)
+
+CPU = Scale(
+    model=ModelConfig(family="qwen2", vocab_size=264, hidden_size=64, intermediate_size=192, num_layers=2,
+                      num_heads=4, num_kv_heads=2, head_dim=16, rope_theta=1e6, tie_embeddings=True, qkv_bias=True,
+                      max_seq_len=2048),
+    tokenizer="byte",
+    run_root="runs/controlled/cpu",
+    seq_len=256, ntp_rows=8, pretrain_tokens=20 * 8 * 256, ntp_lr=3e-3, ntp_min_lr=3e-4,
+    rl_ops=(2, 3), rl_prompts=4, rl_rollouts=4, rl_prompt_tokens=1024, rl_response_tokens=128, rl_minibatches=1,
+    rl_lr=1e-4, rl_only_steps=10, ntp_checkpoint_every=0, rl_checkpoint_every=0,
+)
+
+
+def run_dir(scale: Scale, name: str) -> str:
+    return f"{scale.run_root}/{name}"
+
+
+def budget(scale: Scale, split: tuple[float, float]):
+    """The split's step counts: `compute.plan_mid_rl_budget` over the RL-only run's compute."""
+    rl_step = plan_mid_rl_budget(1.0, (0, 1), rl_prompts=scale.rl_prompts, rl_rollouts=scale.rl_rollouts,
+                                 rl_seq_len=scale.rl_prompt_tokens + scale.rl_response_tokens).rl_step_tokens
+    return plan_mid_rl_budget(scale.rl_only_steps * rl_step, split, mid_batch_tokens=scale.ntp_batch_tokens,
+                              rl_prompts=scale.rl_prompts, rl_rollouts=scale.rl_rollouts,
+                              rl_seq_len=scale.rl_prompt_tokens + scale.rl_response_tokens)
+
+
+def ntp_stage(scale: Scale, name: str, corpus: str, steps: int, warmup: float, init_from: str = "") -> Config:
+    """Pre-/mid-training: NTP on a controlled mixture preset; lr cosine to min_lr, weight decay 0.1."""
+    return Config(
+        model=scale.model,
+        data=DataConfig(sources=(SourceConfig(name=corpus, path=corpus, format="controlled"),),
+                        tokenizer=scale.tokenizer, seq_len=scale.seq_len, global_batch_size=scale.ntp_rows),
+        optimizer=OptimizerConfig(learning_rate=scale.ntp_lr, schedule="cosine", warmup_steps=math.ceil(warmup * steps),
+                                  min_lr_ratio=scale.ntp_min_lr / scale.ntp_lr, weight_decay=0.1),
+        checkpoint=CheckpointConfig(every_steps=scale.ntp_checkpoint_every, keep_last=2),
+        run=RunConfig(name=name, run_dir=run_dir(scale, name), objective="ntp", steps=steps, init_from=init_from),
+    )
+
+
+def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = "outcome", alpha: float = 0.2,
+             templates: tuple[str, ...] = ("A", "B", "C")) -> Config:
+    """GRPO with a verifier reward: r rollouts at temperature 1, clip 0.2, KL 1e-3 (k3), no entropy, lr constant."""
+    return Config(
+        model=scale.model,
+        data=DataConfig(tokenizer=scale.tokenizer),
+        optimizer=OptimizerConfig(learning_rate=scale.rl_lr, schedule="constant", warmup_steps=0, weight_decay=0.0),
+        grpo=GRPOConfig(ops=scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
+                        num_rollouts=scale.rl_rollouts, temperature=1.0, max_prompt_tokens=scale.rl_prompt_tokens,
+                        max_new_tokens=scale.rl_response_tokens, eps_low=0.2, eps_high=0.2, kl_beta=1e-3,
+                        entropy_coef=0.0, reward=reward, reward_alpha=alpha, minibatches=scale.rl_minibatches),
+        checkpoint=CheckpointConfig(every_steps=scale.rl_checkpoint_every, keep_last=2),
+        run=RunConfig(name=name, run_dir=run_dir(scale, name), objective="grpo", steps=steps, init_from=init_from),
+    )
+
+
+def builders(scale: Scale) -> dict:
+    """Preset name -> a function building its Config at `scale`."""
+    pretrain_steps = math.floor(scale.pretrain_tokens / scale.ntp_batch_tokens)
+    rl_steps = budget(scale, (0, 1)).rl_steps
+    base = run_dir(scale, "pretrain")
+    ntp, rl = functools.partial(ntp_stage, scale), functools.partial(rl_stage, scale)
+    table = {
+        "pretrain": functools.partial(ntp, "pretrain", "pretrain", pretrain_steps, 0.05),
+        "midtrain": functools.partial(ntp, "midtrain", "midtrain", budget(scale, (1, 0)).mid_steps, 0.15, base),
+        "rl_edge": functools.partial(rl, "rl_edge", base, rl_steps),
+        "rl_transfer": functools.partial(rl, "rl_transfer", run_dir(scale, "transfer_b1"), rl_steps,
+                                         templates=("B",)),
+    }
+    for reward in ("process_blend", "strict", "gated_penalty"):
+        table[f"rl_{reward}"] = functools.partial(rl, f"rl_{reward}", base, rl_steps, reward)
+    for stem, corpus in {"transfer_b0": "transfer-b0", "transfer_b0p1": "transfer-b0.1", "transfer_b1": "transfer-b1",
+                         "transfer_b10": "transfer-b10"}.items():
+        table[stem] = functools.partial(ntp, stem, corpus, pretrain_steps, 0.05)
+    for mid_percent in (80, 50, 20):
+        plan = budget(scale, (mid_percent / 100, 1 - mid_percent / 100))
+        mid, post = f"budget_mid{mid_percent}", f"budget_rl{100 - mid_percent}"
+        table[mid] = functools.partial(ntp, mid, "midtrain", plan.mid_steps, 0.15, base)
+        table[post] = functools.partial(rl, post, run_dir(scale, mid), plan.rl_steps)
+    return table
+
+
+def preset(path: str) -> Config:
+    """The preset named by the stem of `path`, at CPU scale when it lies in a folder named `cpu`."""
+    path = pathlib.Path(path)
+    scale = CPU if path.parent.name == "cpu" else PAPER
+    table = builders(scale)
+    if path.stem not in table:
+        raise KeyError(f"{path.name} names no preset of the controlled grid; choose one of {sorted(table)}")
+    return table[path.stem]()

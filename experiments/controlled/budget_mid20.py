@@ -1,0 +1,11 @@
+"""Budget split 0.2 : 0.8, stage 1: mid-training from pretrain.
+
+Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
+
+    rlpjax train --config experiments/controlled/budget_mid20.py
+"""
+
+import pathlib
+import runpy
+
+CONFIG = runpy.run_path(str(pathlib.Path(__file__).with_name("_grid.py")))["preset"](__file__)

@@ -1,0 +1,11 @@
+"""GRPO as rl_edge with the strict reward (R_out only when ProcessAcc = 1).
+
+Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
+
+    rlpjax train --config experiments/controlled/rl_strict.py
+"""
+
+import pathlib
+import runpy
+
+CONFIG = runpy.run_path(str(pathlib.Path(__file__).with_name("_grid.py")))["preset"](__file__)
