@@ -64,14 +64,12 @@ def pretrained(tmp_path_factory) -> str:
     return str(tmp / "pretrain")
 
 
-def test_cpu_midtrain_and_rl_run_from_a_checkpoint(pretrained, tmp_path):
-    assert _run(ROOT / "cpu" / "midtrain.py", tmp_path, pretrained)["loss"] > 0
-    metrics = _run(ROOT / "cpu" / "rl_process_blend.py", tmp_path, pretrained)
-    assert 0 <= metrics["reward_mean"] <= 1 and metrics["num_tokens"] > 0
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("path", CPU, ids=lambda p: p.stem)
 def test_every_cpu_preset_runs_two_steps(path, pretrained, tmp_path):
+    """Each stage runs from the 2-step pre-training checkpoint when it continues from one (mid-training, RL)."""
     cfg = load_preset(path)
-    _run(path, tmp_path, pretrained if cfg.run.init_from else "")
+    metrics = _run(path, tmp_path, pretrained if cfg.run.init_from else "")
+    if cfg.run.objective == "grpo":
+        assert 0 <= metrics["reward_mean"] <= 1 and metrics["num_tokens"] > 0
+    else:
+        assert metrics["loss"] > 0

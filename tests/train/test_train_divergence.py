@@ -10,9 +10,8 @@ from rlpjax.train import task as task_registry
 from rlpjax.train.loop import DivergenceError, train
 from rlpjax.train.metrics import read_metrics
 from rlpjax.train.tasks.ntp import NTPTask
-from train_helpers import compile_cache, tiny_config  # noqa: F401
+from train_helpers import tiny_config
 
-pytestmark = pytest.mark.usefixtures("compile_cache")
 
 
 class PoisonedNTP(NTPTask):

@@ -13,9 +13,8 @@ from rlpjax.train.checkpoint import Checkpointer
 from rlpjax.train.init import load_initial_params
 from rlpjax.train.loop import build_state, train
 from rlpjax.train.task import get_task
-from train_helpers import compile_cache, tiny_config  # noqa: F401
+from train_helpers import tiny_config
 
-pytestmark = pytest.mark.usefixtures("compile_cache")
 
 
 def _params(cfg, seed):

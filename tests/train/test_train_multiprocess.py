@@ -3,12 +3,10 @@
 import subprocess
 
 import numpy as np
-import pytest
 
 from rlpjax.train.loop import train
-from train_helpers import REPO, child_env, compile_cache, losses, tiny_config  # noqa: F401
+from train_helpers import REPO, child_env, losses, tiny_config  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("compile_cache")
 # A constant schedule after warmup: the learning rate of a step does not depend on run.steps, so a 3-step run
 # and a 6-step run follow the same trajectory.
 RUN = ["optimizer.schedule=constant", "optimizer.warmup_steps=2", "checkpoint.every_steps=1", "run.seed=1"]

@@ -8,16 +8,15 @@ import pytest
 from rlpjax.train.checkpoint import Checkpointer
 from rlpjax.config import CheckpointConfig
 from rlpjax.train.loop import train
-from train_helpers import REPO, child_env, compile_cache, losses, tiny_config, train_command, wait_for_step  # noqa: F401
+from train_helpers import REPO, child_env, losses, tiny_config, train_command, wait_for_step
 
-pytestmark = pytest.mark.usefixtures("compile_cache")
 
 STEPS = 16
 RUN = [f"run.steps={STEPS}", "checkpoint.every_steps=1"]
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, compile_cache):
+def reference(tmp_path_factory):
     """step -> loss of the uninterrupted run."""
     run_dir = tmp_path_factory.mktemp("reference")
     train(tiny_config(run_dir, *RUN))

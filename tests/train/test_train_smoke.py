@@ -4,15 +4,13 @@ import dataclasses
 import json
 
 import numpy as np
-import pytest
 
 from rlpjax import __version__, config_io
 from rlpjax.config import SourceConfig
 from rlpjax.train.loop import train
 from rlpjax.train.metrics import read_metrics
-from train_helpers import REPO, compile_cache  # noqa: F401
+from train_helpers import REPO
 
-pytestmark = pytest.mark.usefixtures("compile_cache")
 
 
 def test_c4_ntp_loss_falls_over_50_steps(tmp_path, shared_data, monkeypatch):

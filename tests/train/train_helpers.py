@@ -8,9 +8,6 @@ import subprocess
 import sys
 import time
 
-import jax
-import pytest
-from jax.experimental.compilation_cache import compilation_cache
 
 from rlpjax import config_io
 from rlpjax.train.metrics import read_metrics
@@ -62,24 +59,3 @@ def wait_for_step(run_dir, step: int, proc: subprocess.Popen, timeout: float = 2
                                  f"{proc.stdout.read() if proc.stdout else ''}")
         time.sleep(0.02)
     raise AssertionError(f"step {step} did not appear in {path} within {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory):
-    """A persistent JAX compilation cache for this module's runs and their child processes.
-
-    The runs of a test compile the same step many times (reference, killed run, restart); sharing the executables
-    cuts minutes off the suite on a small CPU machine and does not change results (the same code is loaded).
-    """
-    directory = str(tmp_path_factory.getbasetemp() / "jax_compile_cache")
-    old_env, old_dir = os.environ.get("JAX_COMPILATION_CACHE_DIR"), jax.config.jax_compilation_cache_dir
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = directory
-    compilation_cache.reset_cache()
-    jax.config.update("jax_compilation_cache_dir", directory)
-    yield directory
-    jax.config.update("jax_compilation_cache_dir", old_dir)
-    compilation_cache.reset_cache()
-    if old_env is None:
-        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
-    else:
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = old_env
