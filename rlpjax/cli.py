@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"rlpjax {name}", description=help_)
     module.add_arguments(parser)
-    args = parser.parse_args(argv[1:])
+    args = parser.parse_intermixed_args(argv[1:])
     try:
         return int(module.run(args) or 0)
     except (ConfigError, FileNotFoundError) as err:

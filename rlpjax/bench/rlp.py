@@ -83,7 +83,7 @@ def _model(cfg: Config):
 def bench_rlp(cfg: Config, *, docs: int = 4, doc_len: int = 512, kg: tuple[tuple[int, int], ...] = ((4, 4),),
               max_thought_tokens: int = 64, repeats: int = 3) -> dict:
     """Shared vs naive RLP step for each (K, G) in `kg`; figures flattened as `<K>x<G>/<layout>/<figure>`."""
-    figures = {"docs": docs, "doc_len": doc_len, "max_thought_tokens": max_thought_tokens,
+    figures = {"docs": docs, "doc_len": doc_len, "max_thought_tokens": max_thought_tokens, "repeats": repeats,
                "model": f"{cfg.model.num_layers}L d{cfg.model.hidden_size} V{cfg.model.vocab_size}",
                "device": jax.devices()[0].device_kind, "jax": jax.__version__}
     batch = _documents(cfg.model.vocab_size, docs, doc_len, cfg.run.seed)
