@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"rlpjax {name}", description=help_)
     module.add_arguments(parser)
-    args = parser.parse_intermixed_args(argv[1:])
+    # Intermixed parsing lets options follow positional overrides (`bench all model.x=1 --json F`); commands with
+    # sub-commands cannot use it.
+    has_subcommands = any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+    args = parser.parse_args(argv[1:]) if has_subcommands else parser.parse_intermixed_args(argv[1:])
     try:
         return int(module.run(args) or 0)
     except (ConfigError, FileNotFoundError) as err:
