@@ -89,22 +89,8 @@ done
 LOCATION=(--zone="$ZONE")
 [ -z "$PROJECT" ] || LOCATION+=(--project="$PROJECT")
 
-# sq ARG: ARG quoted for a POSIX shell (bare when it holds only safe characters, else in single quotes).
-sq() {
-  if [[ "$1" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then printf '%s' "$1"
-  else printf "'%s'" "${1//\'/\'\\\'\'}"; fi
-}
-
-# run CMD...: execute it, or under --dry-run print it shell-quoted on one line.
-run() {
-  if [ "$DRY_RUN" = 1 ]; then
-    local out="" arg
-    for arg in "$@"; do out+="$(sq "$arg") "; done
-    echo "${out% }"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=launch/dry_run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/dry_run.sh"  # sq and run (run prints instead under --dry-run)
 
 # The TPU VM nodes: NAME for one slice, NAME-0 .. NAME-(N-1) for a queued multi-slice resource.
 nodes() {

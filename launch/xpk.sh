@@ -70,22 +70,8 @@ LOCATION=()
 [ -z "$PROJECT" ] || LOCATION+=(--project="$PROJECT")
 [ -z "$ZONE" ] || LOCATION+=(--zone="$ZONE")
 
-# sq ARG: ARG quoted for a POSIX shell (bare when it holds only safe characters, else in single quotes).
-sq() {
-  if [[ "$1" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then printf '%s' "$1"
-  else printf "'%s'" "${1//\'/\'\\\'\'}"; fi
-}
-
-# run CMD...: execute it, or under --dry-run print it shell-quoted on one line.
-run() {
-  if [ "$DRY_RUN" = 1 ]; then
-    local out="" arg
-    for arg in "$@"; do out+="$(sq "$arg") "; done
-    echo "${out% }"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=launch/dry_run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/dry_run.sh"  # sq and run (run prints instead under --dry-run)
 
 do_create() {
   [ -n "$TPU_TYPE" ] || die "create needs --tpu-type (e.g. v5p-128)"
