@@ -140,7 +140,7 @@ class OptimizerConfig:
     eps: float = 1e-8
     """Adam epsilon."""
     weight_decay: float = 0.1
-    """Decoupled weight decay, applied to matrices only (not norms, biases or embeddings... see decay_embeddings)."""
+    """Decoupled weight decay on weight matrices (never norms or biases; embeddings only with decay_embeddings)."""
     decay_embeddings: bool = False
     """Also apply weight decay to the embedding matrix."""
     grad_clip_norm: float = 1.0
