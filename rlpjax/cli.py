@@ -13,7 +13,7 @@ import sys
 from rlpjax.config_io import ConfigError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "main": ("rlpjax.main_job", "the main job on embedded defaults (a CPU smoke run of the whole pipeline)"),
+    "main": ("rlpjax.main_job", "the main job: synthetic corpus, NTP base, RLP vs FLOP-matched CPT, pass@k report"),
     "train": ("rlpjax.train.cli", "train with the configured objective (ntp, rlp, grpo)"),
     "config": ("rlpjax.config_cli", "print a resolved config with every field's documentation"),
     "convert": ("rlpjax.model.convert_cli", "convert checkpoints between Hugging Face and rlpjax"),

@@ -8,6 +8,7 @@ Adding an objective is one new module with a `Task` subclass and one line in `TA
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import importlib
 from typing import Any, Callable, Protocol
@@ -46,7 +47,7 @@ class BatchIterator(Protocol):
     def stats(self) -> dict: ...
 
 
-class Task:
+class Task(abc.ABC):
     """Base class of the objectives the loop can run."""
 
     uses_ema: bool = False
@@ -63,21 +64,21 @@ class Task:
         """The model this task trains (RLP may grow the vocabulary by the thought tokens)."""
         return self.cfg.model
 
+    @abc.abstractmethod
     def batches(self) -> BatchIterator:
         """The global training batch stream (the same on every host; see rlpjax/train/batches.py)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def make_step(self, ctx: StepContext) -> StepFn:
         """`step(state, host_batch) -> (state, metrics)`; may run several compiled functions."""
-        raise NotImplementedError
 
     def make_eval(self, ctx: StepContext) -> Callable[[TrainState], dict] | None:
         """An evaluation hook run every `run.eval_every` steps, or None."""
         return None
 
+    @abc.abstractmethod
     def flops_and_tokens_per_step(self) -> tuple[float, int]:
         """Model FLOPs of one step and the tokens it consumes (for MFU and tokens/s)."""
-        raise NotImplementedError
 
 
 TASKS: dict[str, str] = {
