@@ -5,6 +5,7 @@ Only process 0 writes files. Every figure written is computed from what was meas
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pathlib
@@ -77,8 +78,13 @@ def read_metrics(run_dir: str | pathlib.Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@functools.cache
 def measure_peak_tflops(size: int = 2048, repeats: int = 5) -> float:
-    """Measured dense matmul TFLOP/s of the first device (float32 on CPU, bfloat16 on accelerators)."""
+    """Measured dense matmul TFLOP/s of the first device (float32 on CPU, bfloat16 on accelerators).
+
+    Measured once per process and size: several runs in one process (the main job's base, RLP and CPT arms, a
+    benchmark suite) share the figure instead of paying for the matmuls at every start.
+    """
     device = jax.devices()[0]
     dtype = jnp.float32 if device.platform == "cpu" else jnp.bfloat16
     a = jax.device_put(jnp.ones((size, size), dtype), device)
