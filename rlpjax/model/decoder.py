@@ -114,13 +114,16 @@ class Decoder(nnx.Module):
         segment_ids_bt: jnp.ndarray | None = None,
         *,
         return_kv: bool = False,
+        return_hidden: bool = False,
     ):
         """Teacher-forced logits [batch, time, vocab] (float32).
 
         positions_bt default to 0..time-1; segment_ids_bt (0 = padding) default to all ones. Tokens attend causally
         within their own segment only. With `return_kv=True` also returns a `KVCache` of this pass's keys/values
         ([layers, batch, time, kv_heads, head_dim], after RoPE, differentiable) whose lengths count non-padding
-        tokens: usable as a branch-mode `PrefixKV` source.
+        tokens: usable as a branch-mode `PrefixKV` source. With `return_hidden=True` the final-normed hidden states
+        [batch, time, hidden] are returned in place of the logits, for callers that project them to the vocabulary
+        in chunks (`logits_from_hidden`) so that no [batch, time, vocab] array is ever materialised.
         """
         batch, time = tokens_bt.shape
         if positions_bt is None:
@@ -130,7 +133,7 @@ class Decoder(nnx.Module):
         x_btd, kv = self._run_layers(
             tokens_bt, positions_bt, segment_causal_mask(segment_ids_bt), keep_kv=return_kv
         )
-        logits_btv = self._logits(x_btd)
+        logits_btv = self._final_norm(x_btd) if return_hidden else self._logits(x_btd)
         if not return_kv:
             return logits_btv
         lengths_b = jnp.sum(segment_ids_bt != 0, axis=1).astype(jnp.int32)
@@ -143,6 +146,7 @@ class Decoder(nnx.Module):
         *,
         num_new_b: jnp.ndarray | None = None,
         prefix: PrefixKV | None = None,
+        return_hidden: bool = False,
     ) -> tuple[jnp.ndarray, KVCache]:
         """Append tokens [batch, time] to `cache`; returns (logits [batch, time, vocab] float32, updated cache).
 
@@ -150,7 +154,8 @@ class Decoder(nnx.Module):
         attends to the prefix slots < prefix_len[b] (branch mode) and its own slots <= its own. Prefill: an empty
         cache and right-padded prompts with `num_new_b` = prompt lengths (the padding is written but never seen and
         is overwritten by the next tokens). Decode: time = 1. Teacher-forced branches: an empty cache of
-        max_len = time. The caller keeps lengths + time <= max_len.
+        max_len = time. The caller keeps lengths + time <= max_len. `return_hidden=True` returns the final-normed
+        hidden states [batch, time, hidden] instead of the logits (see `__call__`).
         """
         _, time = tokens_bt.shape
         positions_bt = cache.lengths[:, None] + jnp.arange(time, dtype=jnp.int32)[None, :]
@@ -166,7 +171,8 @@ class Decoder(nnx.Module):
             keep_kv=True,
         )
         added_b = jnp.full_like(cache.lengths, time) if num_new_b is None else num_new_b.astype(jnp.int32)
-        return self._logits(x_btd), KVCache(kv[0], kv[1], cache.lengths + added_b)
+        out_btx = self._final_norm(x_btd) if return_hidden else self._logits(x_btd)
+        return out_btx, KVCache(kv[0], kv[1], cache.lengths + added_b)
 
     def init_cache(self, batch: int, max_len: int) -> KVCache:
         """An empty `KVCache` for `batch` rows of `max_len` slots, in the compute dtype."""
@@ -177,15 +183,23 @@ class Decoder(nnx.Module):
 
     # ---------------------------------------------------------------- internals
 
+    def logits_from_hidden(self, h_xd: jnp.ndarray) -> jnp.ndarray:
+        """Output projection of final-normed hidden states [..., hidden] -> float32 logits [..., vocab]."""
+        compute = dtype_of(self.cfg.compute_dtype)
+        h_xd = h_xd.astype(compute)
+        if self.cfg.tie_embeddings:
+            return jnp.einsum("...d,vd->...v", h_xd, self.embed_vd[...].astype(compute),
+                              preferred_element_type=jnp.float32)
+        return jnp.einsum("...d,dv->...v", h_xd, self.lm_head_dv[...].astype(compute),
+                          preferred_element_type=jnp.float32)
+
+    def _final_norm(self, x_btd: jnp.ndarray) -> jnp.ndarray:
+        """The final RMSNorm of the residual stream [batch, time, hidden] (compute dtype)."""
+        return rms_norm(x_btd, self.final_norm_d[...], self.cfg.rms_norm_eps)
+
     def _logits(self, x_btd: jnp.ndarray) -> jnp.ndarray:
         """Final norm and output projection, float32 logits [batch, time, vocab]."""
-        compute = dtype_of(self.cfg.compute_dtype)
-        h_btd = rms_norm(x_btd, self.final_norm_d[...], self.cfg.rms_norm_eps)
-        if self.cfg.tie_embeddings:
-            return jnp.einsum(
-                "btd,vd->btv", h_btd, self.embed_vd[...].astype(compute), preferred_element_type=jnp.float32
-            )
-        return jnp.einsum("btd,dv->btv", h_btd, self.lm_head_dv[...].astype(compute), preferred_element_type=jnp.float32)
+        return self.logits_from_hidden(self._final_norm(x_btd))
 
     def _run_layers(
         self,

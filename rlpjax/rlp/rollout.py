@@ -43,6 +43,16 @@ class RolloutSettings:
     shared_prefix: bool = True
     with_reference: bool = False
 
+    @classmethod
+    def from_config(cls, rlp, *, think_id: int, end_think_id: int, pad_id: int, shared_prefix: bool = True,
+                    with_reference: bool = False) -> "RolloutSettings":
+        """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer."""
+        return cls(positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
+                   position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
+                   temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
+                   think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
+                   with_reference=with_reference)
+
     @property
     def branches_per_doc(self) -> int:
         return self.positions_per_doc * self.group_size

@@ -49,12 +49,8 @@ class RLPTask(Task):
         return dataclasses.replace(self.cfg.model, vocab_size=self.thoughts.vocab_size)
 
     def rollout_settings(self, shared_prefix: bool = True) -> RolloutSettings:
-        rlp = self.cfg.rlp
-        return RolloutSettings(
-            positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
-            position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
-            temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
-            think_id=self.thoughts.think_id, end_think_id=self.thoughts.end_think_id,
+        return RolloutSettings.from_config(
+            self.cfg.rlp, think_id=self.thoughts.think_id, end_think_id=self.thoughts.end_think_id,
             pad_id=self.tokenizer.pad_id or 0, shared_prefix=shared_prefix, with_reference=self.uses_reference)
 
     def batches(self):
