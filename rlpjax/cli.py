@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())
         return 0
+    if argv[0] in ("-V", "--version"):
+        from rlpjax import __version__
+
+        print(f"rlpjax {__version__}")
+        return 0
     name = argv[0]
     if name not in COMMANDS:
         print(f"rlpjax: unknown command {name!r}\n\n{_top_level_help()}", file=sys.stderr)

@@ -37,7 +37,14 @@ def load_preset(path: str | pathlib.Path) -> Config:
         raise ConfigError(f"config file {str(path)!r} does not exist; pass a preset such as experiments/quickstart.py")
     spec = importlib.util.spec_from_file_location(f"rlpjax_preset_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        raise ConfigError(f"config file {str(path)!r} has a syntax error at line {err.lineno}: {err.msg}; "
+                          "fix the file") from None
+    except (ImportError, NameError, TypeError, ValueError, AttributeError) as err:
+        raise ConfigError(f"config file {str(path)!r} failed to load ({type(err).__name__}: {err}); "
+                          "fix the file") from None
     cfg = getattr(module, "CONFIG", None)
     if not isinstance(cfg, Config):
         raise ConfigError(f"config file {str(path)!r} must define CONFIG = rlpjax.config.Config(...)")
@@ -75,10 +82,15 @@ def _set_path(node: Any, parts: list[str], raw: str, full_key: str) -> Any:
 
 
 def _unknown_key_message(full_key: str, name: str, cls: type) -> str:
+    """Name the closest valid keys; a misspelt section keeps the rest of the key (`modle.num_layers` ->
+    `model.num_layers`)."""
     valid = list(_type_hints(cls))
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
-    prefix = full_key.rsplit(".", 1)[0] + "." if "." in full_key else ""
-    hint = ", ".join(prefix + c for c in close) if close else ", ".join(prefix + v for v in valid)
+    parts = full_key.split(".")
+    at = parts.index(name) if name in parts else len(parts) - 1
+    before, after = parts[:at], parts[at + 1:]
+    spell = lambda field: ".".join(before + [field] + after)  # noqa: E731
+    hint = ", ".join(spell(c) for c in close) if close else ", ".join(spell(v) for v in valid)
     return f"unknown config key {full_key!r}; closest valid keys: {hint}"
 
 
@@ -187,14 +199,17 @@ def load_json(path: str | pathlib.Path) -> Config:
 
 
 def resolve(config_path: str | None, overrides: typing.Sequence[str] = ()) -> Config:
-    """The config a command runs with: a preset (`.py`) or saved run config (`.json`), or the defaults, plus overrides."""
+    """The config a command runs with: a preset (`.py`) or saved run config (`.json`), or the defaults, plus overrides,
+    checked by `config_checks.validate` (ranges and cross-field rules: one line and exit 2 before JAX starts)."""
     if not config_path:
         cfg = Config()
     elif str(config_path).endswith(".json"):
         cfg = load_json(config_path)
     else:
         cfg = load_preset(config_path)
-    return apply_overrides(cfg, overrides)
+    from rlpjax.config_checks import validate  # imports ConfigError from here
+
+    return validate(apply_overrides(cfg, overrides))
 
 
 @functools.cache

@@ -1,0 +1,73 @@
+"""Every config mistake is one line before JAX starts: ranges, cross-field rules, broken presets, typos."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rlpjax import config_io
+from rlpjax.cli import main
+from rlpjax.config_io import ConfigError
+
+# (overrides, a word the one-line message must contain): the probes of issue 14 that were tracebacks or silently
+# accepted before this pass existed.
+BAD_OVERRIDES = [
+    (["model.hidden_size=0"], "model.hidden_size"),
+    (["model.num_layers=0"], "model.num_layers"),
+    (["run.log_every=0"], "run.log_every"),
+    (["run.steps=-1"], "run.steps"),
+    (["run.steps=0"], "run.steps"),
+    (["checkpoint.every_steps=-1"], "checkpoint.every_steps"),
+    (["optimizer.grad_accum_steps=0"], "optimizer.grad_accum_steps"),
+    (["optimizer.grad_accum_steps=3", "data.global_batch_size=8"], "does not divide"),
+    (["optimizer.learning_rate=0"], "optimizer.learning_rate"),
+    (["optimizer.learning_rate=-1e-3"], "optimizer.learning_rate"),
+    (["data.seq_len=4096", "model.max_seq_len=2048"], "model.max_seq_len"),
+    (["run.objective=rlp", "rlp.max_thought_tokens=0"], "rlp.max_thought_tokens"),
+    (["run.objective=rlp", "rlp.positions_per_doc=0"], "rlp.positions_per_doc"),
+    (["run.objective=rlp", "rlp.ppo_epochs=0"], "rlp.ppo_epochs"),
+    (["run.objective=rlp", "rlp.horizon=0"], "rlp.horizon"),
+    (["run.objective=rlp", "rlp.group_size=1"], "rlp.group_size"),
+    (["run.objective=rlp", "rlp.minibatches=3"], "rlp.minibatches"),
+    (["run.objective=rlp", "data.seq_len=128", "model.max_seq_len=130", "rlp.max_thought_tokens=8"], "max_seq_len"),
+    (["rlp.top_p=1.5"], "rlp.top_p"),
+    (["rlp.ema_tau=0"], "rlp.ema_tau"),
+]
+
+
+@pytest.mark.parametrize("overrides,needle", BAD_OVERRIDES, ids=[" ".join(o) for o, _ in BAD_OVERRIDES])
+def test_out_of_range_and_inconsistent_fields_are_one_line_errors(overrides, needle):
+    with pytest.raises(ConfigError) as err:
+        config_io.resolve(None, overrides)
+    message = str(err.value)
+    assert needle in message and "\n" not in message, message
+
+
+def test_defaults_and_valid_overrides_pass():
+    cfg = config_io.resolve(None, ["run.steps=1", "checkpoint.every_steps=0", "run.eval_every=0"])
+    assert cfg.run.steps == 1
+
+
+def test_misspelt_section_suggests_the_real_key():
+    with pytest.raises(ConfigError, match="model.num_layers"):
+        config_io.resolve(None, ["modle.num_layers=4"])
+
+
+def test_preset_with_a_syntax_error_is_one_line(tmp_path):
+    preset = tmp_path / "broken.py"
+    preset.write_text("from rlpjax.config import Config\nCONFIG = Config(\n")
+    with pytest.raises(ConfigError, match="syntax error at line"):
+        config_io.resolve(str(preset))
+
+
+def test_cli_exits_2_before_jax_starts(capsys):
+    assert main(["train", "run.log_every=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run.log_every" in err[0], err
+
+
+def test_version_flag():
+    out = subprocess.run([sys.executable, "-m", "rlpjax.cli", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("rlpjax ")
