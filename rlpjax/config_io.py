@@ -61,14 +61,26 @@ def apply_overrides(cfg: Any, overrides: typing.Sequence[str]) -> Any:
     return cfg
 
 
-def _set_path(node: Any, parts: list[str], raw: str, full_key: str) -> Any:
-    """Return `node` with the field at `parts` replaced by `raw` parsed to that field's type."""
+def _set_path(node: Any, parts: list[str], raw: str, full_key: str, tp: Any = None) -> Any:
+    """Return `node` (of declared type `tp`) with the field at `parts` replaced by `raw` parsed to its type.
+
+    In a list of sections (`data.sources`), the index one past the end adds a new entry with default fields, so
+    `data.sources.1.path=...` adds a second source from the command line.
+    """
     head, rest = parts[0], parts[1:]
     if isinstance(node, tuple):
+        elem = typing.get_args(tp)[0] if tp is not None else None
+        can_append = dataclasses.is_dataclass(elem) and head.isdigit() and int(head) == len(node) and rest
+        if can_append:
+            node = node + (elem(),)
         if not head.isdigit() or int(head) >= len(node):
-            raise ConfigError(f"{full_key!r}: index {head!r} is out of range for a list of {len(node)} entries")
+            raise ConfigError(f"{full_key!r}: index {head!r} is out of range for a list of {len(node)} entries; "
+                              f"use 0..{len(node)}" + (" (the last adds an entry)" if dataclasses.is_dataclass(elem)
+                                                      else ""))
+        if not rest:
+            raise ConfigError(f"{full_key!r} names a whole entry; set one of its fields, e.g. {full_key}.path=...")
         items = list(node)
-        items[int(head)] = _set_path(items[int(head)], rest, raw, full_key) if rest else items[int(head)]
+        items[int(head)] = _set_path(items[int(head)], rest, raw, full_key)
         return tuple(items)
     if not dataclasses.is_dataclass(node):
         raise ConfigError(f"{full_key!r}: {head!r} is below a plain value, which has no fields")
@@ -77,7 +89,7 @@ def _set_path(node: Any, parts: list[str], raw: str, full_key: str) -> Any:
         raise ConfigError(_unknown_key_message(full_key, head, type(node)))
     current = getattr(node, head)
     if rest:
-        return dataclasses.replace(node, **{head: _set_path(current, rest, raw, full_key)})
+        return dataclasses.replace(node, **{head: _set_path(current, rest, raw, full_key, hints[head])})
     return dataclasses.replace(node, **{head: parse_value(raw, hints[head], full_key)})
 
 
@@ -238,6 +250,6 @@ def describe(cfg: Any, prefix: str = "") -> list[str]:
             for i, item in enumerate(value):
                 lines += describe(item, f"{key}.{i}.")
         else:
-            doc = docs.get(f.name, "").split("\n")[0]
+            doc = " ".join(docs.get(f.name, "").split())
             lines.append(f"{key} = {value!r}  # {doc}")
     return lines

@@ -9,6 +9,7 @@ import pytest
 
 from rlpjax import config_io
 from rlpjax.cli import main
+from rlpjax.config import DataConfig
 from rlpjax.config_io import ConfigError
 
 # (overrides, a word the one-line message must contain): the probes of issue 14 that were tracebacks or silently
@@ -71,3 +72,20 @@ def test_cli_exits_2_before_jax_starts(capsys):
 def test_version_flag():
     out = subprocess.run([sys.executable, "-m", "rlpjax.cli", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("rlpjax ")
+
+
+def test_sources_can_be_added_from_the_command_line():
+    cfg = config_io.resolve(None, ["data.sources.1.path=extra.jsonl", "data.sources.1.weight=0.5",
+                                   "data.eval_sources.0.path=held_out.jsonl"])
+    assert [s.path for s in cfg.data.sources] == ["", "extra.jsonl"] and cfg.data.sources[1].weight == 0.5
+    assert cfg.data.eval_sources[0].path == "held_out.jsonl"
+    with pytest.raises(ConfigError, match="out of range"):
+        config_io.resolve(None, ["data.sources.5.path=x"])
+
+
+def test_config_describe_keeps_whole_docstrings():
+    lines = config_io.describe(config_io.resolve(None))
+    doc = config_io.field_docs(DataConfig)["mode"]
+    assert "\n" in doc  # a docstring of several lines: `rlpjax config` must print all of it on the field's line
+    line = next(item for item in lines if item.startswith("data.mode ="))
+    assert line.split("  # ", 1)[1] == " ".join(doc.split()), line
