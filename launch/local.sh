@@ -19,7 +19,7 @@ Environment:
   RLPJAX_LOCAL_DEVICES  CPU devices per process (sets XLA_FLAGS and jax_num_cpu_devices); default 1
   RLPJAX_PORT           coordinator port; default: a free port
   JAX_PLATFORMS         default cpu
-  PYTHON                interpreter; default .venv/bin/python of this repository
+  PYTHON                interpreter; default .venv/bin/python of this repository, else python3 on PATH
 USAGE
 }
 
@@ -37,7 +37,16 @@ if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 num_processes="$1"; shift
-python_bin="${PYTHON:-$ROOT/.venv/bin/python}"
+# The interpreter: $PYTHON, else this checkout's .venv, else python3 on PATH (rlpjax installed there).
+python_bin="${PYTHON:-}"
+if [ -z "$python_bin" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then python_bin="$ROOT/.venv/bin/python"; else python_bin="$(command -v python3 || true)"; fi
+fi
+if [ -z "$python_bin" ] || ! "$python_bin" -c 'import rlpjax' 2>/dev/null; then
+  echo "launch/local.sh: error: no Python with rlpjax installed (looked at \$PYTHON, $ROOT/.venv, python3); run" \
+       "'bash launch/test.sh' once or set PYTHON=/path/to/python" >&2
+  exit 2
+fi
 local_devices="${RLPJAX_LOCAL_DEVICES:-1}"
 port="${RLPJAX_PORT:-$("$python_bin" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 # Replace any device-count flag already in XLA_FLAGS (a parent may force another count).

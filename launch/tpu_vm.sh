@@ -30,6 +30,7 @@
 #   --worker W / --slice S   which worker / slice `logs` reads
 #   --foreground          keep `train` attached to the terminal instead of detaching
 #   --dry-run             print the exact commands, one per line, shell-quoted, instead of running them
+#                         (also recognised after --)
 #   -h, --help            this text
 #
 # Example:
@@ -76,7 +77,10 @@ while [ $# -gt 0 ]; do
     --foreground) FOREGROUND=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    --) shift; TRAIN_ARGS=("$@"); break ;;
+    --) shift
+        # --dry-run is a launcher flag wherever it stands (rlpjax train has none): never pass it on and run for real.
+        for arg in "$@"; do if [ "$arg" = --dry-run ]; then DRY_RUN=1; else TRAIN_ARGS+=("$arg"); fi; done
+        break ;;
     *) die "unknown option '$1' (rlpjax train arguments go after --)" ;;
   esac
 done

@@ -21,6 +21,7 @@
 #                           command first runs `pip install -e . jax[tpu]` inside it
 #   --xpk-arg ARG           one more argument for `xpk workload create` (repeatable), e.g. --xpk-arg=--priority=high
 #   --dry-run               print the exact commands, one per line, shell-quoted, instead of running them
+#                           (also recognised after --)
 #   -h, --help              this text
 #
 # Example:
@@ -57,7 +58,10 @@ while [ $# -gt 0 ]; do
     --xpk-arg) need "$@"; XPK_ARGS+=("$2"); shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    --) shift; TRAIN_ARGS=("$@"); break ;;
+    --) shift
+        # --dry-run is a launcher flag wherever it stands (rlpjax train has none): never pass it on and run for real.
+        for arg in "$@"; do if [ "$arg" = --dry-run ]; then DRY_RUN=1; else TRAIN_ARGS+=("$arg"); fi; done
+        break ;;
     *) die "unknown option '$1' (rlpjax train arguments go after --)" ;;
   esac
 done

@@ -92,3 +92,48 @@ def test_launchers_have_help():
     for script in ("tpu_vm.sh", "xpk.sh"):
         out = subprocess.run([str(ROOT / "launch" / script), "--help"], capture_output=True, text=True, check=True)
         assert "--dry-run" in out.stdout and "Actions:" in out.stdout
+
+
+@pytest.mark.parametrize("script, action, args", [
+    ("tpu_vm.sh", "train", ["--name", "rlp", "--zone", "z"]),
+    ("xpk.sh", "create", ["--cluster", "c1", "--tpu-type", "v5p-8", "--workload", "rlp-g8"]),
+])
+def test_dry_run_after_the_double_dash_is_still_a_dry_run(script, action, args):
+    """`... -- <train args> --dry-run` must print, not run gcloud / xpk (a PATH without them proves nothing ran)."""
+    result = subprocess.run([str(ROOT / "launch" / script), action, *args, "--", "--config", "x.py", "--dry-run"],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    printed = [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
+    assert printed and printed[-1][0] in ("gcloud", "xpk")
+    assert "--dry-run" not in " ".join(printed[-1])
+
+
+def test_readme_xpk_example_is_accepted():
+    readme = (ROOT / "README.md").read_text()
+    example = next(line for line in readme.splitlines() if "launch/xpk.sh create" in line)
+    words = shlex.split(example[example.index("launch/xpk.sh"):example.index("-- --config")])
+    result = subprocess.run([str(ROOT / words[0]), *words[1:], "--dry-run", "--", "--config", "x.py"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_local_launcher_finds_python_without_a_venv_or_says_how(tmp_path):
+    """Without PYTHON and without .venv, local.sh uses python3 on PATH, or names the fix in one line (exit 2)."""
+    fake_root = tmp_path / "checkout"
+    (fake_root / "launch").mkdir(parents=True)
+    (fake_root / "launch" / "local.sh").write_text((ROOT / "launch" / "local.sh").read_text())
+    import sys
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)  # a python3 with rlpjax importable
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    ok = subprocess.run(["bash", str(fake_root / "launch" / "local.sh"), "--dry-run", "2", "--config", "x.py"],
+                        capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert sys.executable in ok.stdout.splitlines()[0] or str(bin_dir / "python3") in ok.stdout.splitlines()[0]
+    (bin_dir / "python3").unlink()
+    (bin_dir / "python3").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "python3").chmod(0o755)
+    missing = subprocess.run(["bash", str(fake_root / "launch" / "local.sh"), "--dry-run", "2"],
+                             capture_output=True, text=True, env={"PATH": f"{bin_dir}:/bin"})
+    assert missing.returncode == 2 and "PYTHON=" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
