@@ -119,6 +119,9 @@ class DataConfig:
     """Batches prepared ahead in a background thread (grain thread prefetch); 0: on demand in the calling thread."""
     seed: int = 0
     """Seed of the shuffle and mixture order (independent of the model's seed)."""
+    strict: bool = False
+    """Stop with an error at the first unreadable shard (truncated or non-gzip .gz, corrupt Parquet) instead of
+    skipping the rest of it, counting it as `unreadable_shard` and logging its path."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from rlpjax.data.streams import ArrayRecordStream, FileStream
 
 
 def open_source(source: SourceConfig, *, seed: int, shuffle: bool, window: int, num_epochs: int,
-                process_index: int, process_count: int):
+                process_index: int, process_count: int, strict: bool = False):
     """The document stream of one configured source for one host (see rlpjax.data.streams for the interface)."""
     host = {"process_index": process_index, "process_count": process_count}
     if source.format == "builtin" or (source.format == "auto" and not source.path):
@@ -31,7 +31,7 @@ def open_source(source: SourceConfig, *, seed: int, shuffle: bool, window: int, 
         return ArrayRecordStream(shards, source.text_field, seed=seed, shuffle=shuffle, num_epochs=num_epochs,
                                  name=source.name, **host)
     return FileStream(shards, fmt, source.text_field, seed=seed, shuffle=shuffle, window=window,
-                      num_epochs=num_epochs, name=source.name, **host)
+                      num_epochs=num_epochs, name=source.name, strict=strict, **host)
 
 
 def mixture_choice(weights: np.ndarray, chosen: list[int]) -> int:
@@ -69,9 +69,12 @@ class Mixture:
             stream.set_state(sub_state)
 
     def counts(self) -> dict[str, int]:
-        """Skipped records by kind summed over sources, plus documents drawn per source ("docs/<name>")."""
-        totals = zero_counts()
-        for stream in self._streams:
+        """Skipped records by kind summed over sources, the same per source where any were skipped
+        ("bad/<name>/<kind>"), and documents drawn per source ("docs/<name>")."""
+        totals, per_source = zero_counts(), {}
+        for name, stream in zip(self._names, self._streams):
             for kind, count in stream.counts().items():
                 totals[kind] += count
-        return totals | {f"docs/{name}": count for name, count in zip(self._names, self._chosen)}
+                if count:
+                    per_source[f"bad/{name}/{kind}"] = count
+        return totals | per_source | {f"docs/{name}": count for name, count in zip(self._names, self._chosen)}

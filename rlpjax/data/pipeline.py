@@ -141,7 +141,7 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_co
     train = split == "train"
     reading = {"seed": data_cfg.seed, "shuffle": data_cfg.shuffle and train, "window": data_cfg.shuffle_window,
                "num_epochs": data_cfg.num_epochs if train else 1, "process_index": process_index,
-               "process_count": process_count}
+               "process_count": process_count, "strict": data_cfg.strict}
     mixture = Mixture([s.name for s in sources], [open_source(s, **reading) for s in sources],
                       [s.weight for s in sources])
     cursor = DocCursor(mixture, tokenizer, add_bos=add_bos, add_eos=add_eos)

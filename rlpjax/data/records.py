@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 
-BAD_KINDS = ("malformed_json", "invalid_utf8", "missing_field", "non_string_field", "empty_document", "empty_file")
+BAD_KINDS = ("malformed_json", "invalid_utf8", "missing_field", "non_string_field", "empty_document", "empty_file",
+             "unreadable_shard")
 """Why a record was skipped: not JSON; not UTF-8 (or lone surrogates); no text field (or null); text not a string;
-text empty or whitespace only; a shard with no records at all (counted once per shard per epoch)."""
+text empty or whitespace only (empty lines included); a shard with no records at all (counted once per shard per
+epoch); a shard whose bytes cannot be decoded (truncated or non-gzip `.gz`, corrupt Parquet), whose remaining records
+are skipped (counted once per shard per epoch, its path logged)."""
 
 Outcome = tuple[str | None, str | None]
 """(document text, None) for a good record, (None, one of BAD_KINDS) for a skipped one."""
@@ -33,6 +36,8 @@ def check_text(value: object) -> Outcome:
 
 def parse_json_record(raw: bytes, text_field: str) -> Outcome:
     """Classify one JSON object given as bytes (a JSONL line or an ArrayRecord record)."""
+    if not raw.strip():
+        return None, "empty_document"
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -46,6 +51,7 @@ def parse_json_record(raw: bytes, text_field: str) -> Outcome:
     return check_text(record.get(text_field))
 
 
-def zero_counts() -> dict[str, int]:
-    """A fresh counter of skipped records, one entry per kind."""
-    return {kind: 0 for kind in BAD_KINDS}
+def zero_counts(saved: dict[str, int] | None = None) -> dict[str, int]:
+    """A counter of skipped records, one entry per kind: fresh, or `saved` (a resumed state, which may predate a
+    kind) completed with zeros."""
+    return {kind: 0 for kind in BAD_KINDS} | dict(saved or {})

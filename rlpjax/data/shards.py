@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import logging
+import zlib
 from typing import Iterator
 
 from etils import epath
 
 from rlpjax.config_io import ConfigError
 from rlpjax.data.records import Outcome, check_text, parse_json_record
+
+log = logging.getLogger(__name__)
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 SUFFIX_FORMATS = {
     ".jsonl": "jsonl",
@@ -75,14 +81,41 @@ def _split_glob(path: str) -> tuple[str, str, str]:
     return "/".join(parts[:first]) or "/", "/", "/".join(parts[first:])
 
 
-def read_records(path: str, fmt: str, text_field: str, start: int = 0) -> Iterator[Outcome]:
+def read_records(path: str, fmt: str, text_field: str, start: int = 0, strict: bool = False) -> Iterator[Outcome]:
     """Outcomes of the records of one stream-read shard from record `start` on; an empty shard yields one
-    ("empty_file") outcome at index 0."""
+    ("empty_file") outcome at index 0.
+
+    A shard that turns out unreadable part-way (a truncated or non-gzip `.gz`, a corrupt or truncated Parquet file)
+    ends with one ("unreadable_shard") outcome and a logged warning naming it, so one bad shard among thousands costs
+    its own records and nothing else; with `strict` (`data.strict`) it is a `ConfigError` naming the file instead.
+    """
     if fmt == "jsonl":
-        return _read_jsonl(path, text_field, start)
+        return _guard(_read_jsonl(path, text_field, start), path, strict)
     if fmt == "parquet":
-        return _read_parquet(path, text_field, start)
+        return _guard(_read_parquet(path, text_field, start), path, strict)
     raise ValueError(f"format {fmt!r} is not read as a stream")
+
+
+def _unreadable_errors() -> tuple[type[BaseException], ...]:
+    """What decoding a damaged shard raises: gzip / zlib / truncation errors, and pyarrow's when it is installed."""
+    errors: tuple[type[BaseException], ...] = (gzip.BadGzipFile, EOFError, zlib.error, OSError)
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return errors
+    return errors + (pa.ArrowException,)
+
+
+def _guard(records: Iterator[Outcome], path: str, strict: bool) -> Iterator[Outcome]:
+    try:
+        yield from records
+    except _unreadable_errors() as err:
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}"
+        if strict:
+            raise ConfigError(f"data shard {path!r} is unreadable ({reason}); replace or remove it, or set "
+                              "data.strict=false to skip unreadable shards") from None
+        log.warning("skipping the rest of unreadable data shard %s (%s)", path, reason)
+        yield None, "unreadable_shard"
 
 
 def _read_jsonl(path: str, text_field: str, start: int) -> Iterator[Outcome]:
@@ -94,6 +127,7 @@ def _read_jsonl(path: str, text_field: str, start: int) -> Iterator[Outcome]:
             if start == 0:
                 yield None, "empty_file"
             return
+        first = first.removeprefix(UTF8_BOM)  # a UTF-8 byte-order mark must not cost the first record
         for line in itertools.islice(itertools.chain([first], lines), start, None):
             yield parse_json_record(line.rstrip(b"\r\n"), text_field)
 
@@ -110,8 +144,8 @@ def _read_parquet(path: str, text_field: str, start: int) -> Iterator[Outcome]:
                 yield None, "empty_file"
             return
         if text_field not in parquet.schema_arrow.names:
-            yield from ((None, "missing_field") for _ in range(start, num_rows))
-            return
+            raise ConfigError(f"Parquet file {path!r} has no column {text_field!r} (its columns: "
+                              f"{', '.join(parquet.schema_arrow.names)}); set data.sources.N.text_field")
         is_string = pa.types.is_string(parquet.schema_arrow.field(text_field).type) or pa.types.is_large_string(
             parquet.schema_arrow.field(text_field).type
         )

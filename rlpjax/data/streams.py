@@ -76,13 +76,14 @@ class FileStream:
     """Good documents of stream-read shards for one host: interleaved, window-shuffled, repeated for epochs."""
 
     def __init__(self, shards: list[str], fmt: str, text_field: str, *, seed: int, shuffle: bool, window: int,
-                 num_epochs: int, process_index: int, process_count: int, cycle_length: int = 4, name: str = ""):
+                 num_epochs: int, process_index: int, process_count: int, cycle_length: int = 4, name: str = "",
+                 strict: bool = False):
         self._name = name
         if len(shards) >= process_count:
             self._shards, record_stride = shards[process_index::process_count], (1, 0)
         else:
             self._shards, record_stride = shards, (process_count, process_index)
-        self._open = lambda index, start: read_records(self._shards[index], fmt, text_field, start)
+        self._open = lambda index, start: read_records(self._shards[index], fmt, text_field, start, strict)
         self._record_stride = record_stride
         self._seed, self._shuffle, self._window = seed, shuffle, max(1, window)
         self._num_epochs, self._cycle_length = num_epochs, cycle_length
@@ -100,7 +101,7 @@ class FileStream:
     def set_state(self, state: dict) -> None:
         self._block_start = {key: value for key, value in state.items() if key != "offset"}
         self._epoch, self._block_no = state["epoch"], state["block"]
-        self._counts, self._good_in_epoch = dict(state["counts"]), state["good"]
+        self._counts, self._good_in_epoch = zero_counts(state["counts"]), state["good"]
         self._reader = self._interleaver(self._epoch)
         if state["reader"] is not None:
             self._reader.set_state(state["reader"])
@@ -169,7 +170,7 @@ class ArrayRecordStream:
         return {"index": self._index, "counts": dict(self._counts), "good": self._good_in_epoch}
 
     def set_state(self, state: dict) -> None:
-        self._index, self._counts, self._good_in_epoch = state["index"], dict(state["counts"]), state["good"]
+        self._index, self._counts, self._good_in_epoch = state["index"], zero_counts(state["counts"]), state["good"]
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)

@@ -3,11 +3,15 @@
 Rerunning the same command resumes from the run directory's newest good checkpoint. Multi-host: on TPU pods the
 processes find each other; elsewhere pass --coordinator/--num-processes/--process-id (or the RLPJAX_* variables,
 which `launch/local.sh` sets).
+
+Exit status: 0 finished or preempted (after saving), 1 stopped because training diverged (`run.max_nonfinite_steps`
+non-finite steps in a row; the message goes to stderr), 2 a user error (bad config, missing file).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rlpjax import config_io
 
@@ -29,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(cfg)
     except DivergenceError as err:
-        print(f"rlpjax train: error: {err}")
+        print(f"rlpjax train: error: {err}", file=sys.stderr)
         return 1
     if result.preempted:
         print(result.message)

@@ -6,11 +6,11 @@ from rlpjax.data import build_train_iterator, load_tokenizer
 from data_corpus import drain, file_config
 
 BAD_LINES = {
-    "malformed_json": [b'{"text": "unterminated', b"not json at all", b"[1, 2, 3]", b""],
+    "malformed_json": [b'{"text": "unterminated', b"not json at all", b"[1, 2, 3]"],
     "invalid_utf8": [b'{"text": "caf\xe9 latin-1"}', b'{"text": "lone \\ud800 surrogate"}'],
     "missing_field": [b'{"body": "no text field"}', b'{"text": null}'],
     "non_string_field": [b'{"text": 42}', b'{"text": ["a", "b"]}'],
-    "empty_document": [b'{"text": ""}', b'{"text": "  \\n\\t "}'],
+    "empty_document": [b'{"text": ""}', b'{"text": "  \\n\\t "}', b"", b"   "],  # empty lines are empty documents
 }
 
 
