@@ -210,13 +210,41 @@ def load_json(path: str | pathlib.Path) -> Config:
     return from_dict(Config, data)
 
 
+def load_yaml(path: str | pathlib.Path) -> Config:
+    """A config from a YAML file with the same schema as `save_json` (sections and fields; any subset of them)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """YAML 1.1 reads `1e-6` (no dot) as a string; learning rates are written that way, so read it as a float."""
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$|^[-+]?\d+\.\d*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+        list("-+0123456789."))
+    path = pathlib.Path(path)
+    try:
+        data = yaml.load(path.read_text(), Loader=Loader)
+    except FileNotFoundError:
+        raise ConfigError(f"config YAML {str(path)!r} does not exist") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"config YAML {str(path)!r} is not valid YAML{line}; fix the file") from None
+    return from_dict(Config, data or {})
+
+
 def resolve(config_path: str | None, overrides: typing.Sequence[str] = ()) -> Config:
-    """The config a command runs with: a preset (`.py`) or saved run config (`.json`), or the defaults, plus overrides,
+    """The config a command runs with: a preset (`.py`), a saved run config (`.json`), a YAML file of the same
+    schema (`.yaml` / `.yml`, as MaxText and Levanter users write them), or the defaults, plus overrides,
     checked by `config_checks.validate` (ranges and cross-field rules: one line and exit 2 before JAX starts)."""
     if not config_path:
         cfg = Config()
     elif str(config_path).endswith(".json"):
         cfg = load_json(config_path)
+    elif str(config_path).endswith((".yaml", ".yml")):
+        cfg = load_yaml(config_path)
     else:
         cfg = load_preset(config_path)
     from rlpjax.config_checks import validate  # imports ConfigError from here

@@ -89,3 +89,22 @@ def test_config_describe_keeps_whole_docstrings():
     assert "\n" in doc  # a docstring of several lines: `rlpjax config` must print all of it on the field's line
     line = next(item for item in lines if item.startswith("data.mode ="))
     assert line.split("  # ", 1)[1] == " ".join(doc.split()), line
+
+
+def test_yaml_config_has_the_same_schema_and_checks(tmp_path):
+    good = tmp_path / "run.yaml"
+    good.write_text("model:\n  num_layers: 3\noptimizer:\n  learning_rate: 1e-6\ndata:\n  sources:\n"
+                    "    - {name: web, path: web.jsonl}\nrun:\n  objective: ntp\n")
+    cfg = config_io.resolve(str(good), ["run.steps=7"])
+    assert (cfg.model.num_layers, cfg.optimizer.learning_rate, cfg.run.steps) == (3, 1e-6, 7)
+    assert cfg.data.sources[0].path == "web.jsonl"
+    assert config_io.resolve(str(good)).model.hidden_size == config_io.resolve(None).model.hidden_size
+    (tmp_path / "typo.yaml").write_text("modle:\n  num_layers: 3\n")
+    with pytest.raises(ConfigError, match="unknown config key 'modle'"):
+        config_io.resolve(str(tmp_path / "typo.yaml"))
+    (tmp_path / "range.yaml").write_text("model:\n  num_layers: 0\n")
+    with pytest.raises(ConfigError, match="model.num_layers"):
+        config_io.resolve(str(tmp_path / "range.yaml"))
+    (tmp_path / "broken.yaml").write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        config_io.resolve(str(tmp_path / "broken.yaml"))
