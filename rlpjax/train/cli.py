@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coordinator", default=None, help="host:port of process 0 (multi-process runs off TPU)")
     parser.add_argument("--num-processes", type=int, default=None, help="processes in the job")
     parser.add_argument("--process-id", type=int, default=None, help="this process's index")
+    parser.add_argument("--fresh", action="store_true", help="start over from step 0: delete the run directory's "
+                        "checkpoints (needed after a config change that cannot resume, or when every checkpoint is "
+                        "unreadable)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.num_layers=4 run.steps=100")
 
 
@@ -30,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from rlpjax.train.loop import DivergenceError, train
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.fresh:
+        _discard_checkpoints(cfg)
     try:
         result = train(cfg)
     except DivergenceError as err:
@@ -43,3 +48,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"[rlpjax] finished at step {result.last_step}"
           f"{': ' + summary if summary else ''}; run directory {result.run_dir}")
     return 0
+
+
+def _discard_checkpoints(cfg) -> None:
+    """`--fresh`: process 0 deletes `<run_dir>/checkpoints`; every process waits for it before restoring."""
+    import shutil
+
+    import jax
+    from jax.experimental import multihost_utils
+
+    from rlpjax.train.loop import resolve_run_dir
+
+    directory = resolve_run_dir(cfg) / "checkpoints"
+    if jax.process_index() == 0 and directory.exists():
+        shutil.rmtree(directory)
+        print(f"[rlpjax] --fresh: deleted {directory}; starting from step 0")
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("rlpjax-fresh")

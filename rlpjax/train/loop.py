@@ -98,8 +98,12 @@ def train(cfg: Config) -> RunResult:
     task = get_task(cfg)
     graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
     batches = task.batches()
-    checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint)
-    restored = checkpointer.restore_latest(abstract_like(state))
+    checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint, run_config=config_io.to_dict(cfg))
+    try:
+        restored = checkpointer.restore_latest(abstract_like(state))
+    except BaseException:  # a refused resume (one line, exit 2) must not leave orbax's threads running at exit
+        checkpointer.close()
+        raise
     nonfinite_total = 0
     if restored is not None:
         step0, state, data_state, meta = restored
