@@ -7,7 +7,10 @@ the command being run is imported, so `rlpjax generate-data` never pays for impo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
 
 from rlpjax.config_io import ConfigError
@@ -33,8 +36,31 @@ def _top_level_help() -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _stop_signals_exit_cleanly(command: str):
+    """While a command runs, SIGTERM / SIGINT end the process at once with one line and exit 0, instead of dying
+    silently (-15) or in a KeyboardInterrupt traceback (a preemptible VM may send either at any moment, e.g. during
+    start-up). The training loop installs its own guard over this one, which saves at a step boundary first.
+    The process ends by `os._exit`: an exception raised from a signal handler can land inside a library's
+    `except` or a garbage-collector callback and be lost, and interpreter teardown with XLA threads alive can crash.
+    Nothing is lost: checkpoints are written atomically, so an interrupted save leaves the previous ones intact."""
+    def handle(signum, _frame):
+        sys.stdout.flush()
+        print(f"rlpjax {command}: {signal.Signals(signum).name} received: stopped (finished checkpoints and "
+              "outputs are kept; rerun the same command to continue)", file=sys.stderr, flush=True)
+        os._exit(0)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; user errors (bad config keys, missing files) print one line and exit 2."""
+    """Run one command; user errors (bad config keys, missing files) print one line and exit 2; SIGTERM / SIGINT
+    outside the training loop print one line and exit 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())
@@ -57,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     has_subcommands = any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
     args = parser.parse_args(argv[1:]) if has_subcommands else parser.parse_intermixed_args(argv[1:])
     try:
-        return int(module.run(args) or 0)
+        with _stop_signals_exit_cleanly(name):
+            return int(module.run(args) or 0)
     except (ConfigError, FileNotFoundError) as err:
         print(f"rlpjax {name}: error: {err}", file=sys.stderr)
         return 2
+
 
 
 if __name__ == "__main__":
