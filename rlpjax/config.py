@@ -291,7 +291,15 @@ class RunConfig:
     max_nonfinite_steps: int = 5
     """Stop after this many consecutive steps with a non-finite loss or gradient (each one is skipped)."""
     progress: bool = True
-    """Show a progress bar."""
+    """Show progress (see log_mode)."""
+    log_mode: str = "bar"
+    """How progress is shown: "bar" (a tqdm bar with ETA) or "lines" (one plain line every log_every steps, for
+    nohup logs and log collectors)."""
+    trackers: tuple[str, ...] = ("tensorboard",)
+    """Experiment trackers fed with every logged step beside metrics.jsonl: any of "tensorboard", "wandb" (offline
+    with WANDB_MODE=offline), "trackio"; empty for none."""
+    tracker_project: str = "rlpjax"
+    """Project name in W&B / trackio (the run name is run.name)."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,13 @@ NON_NEGATIVE = (
 UNIT_INTERVAL = ("rlp.top_p", "grpo.top_p", "rlp.ema_tau")
 """Fields that must lie in (0, 1]."""
 
+CHOICES = {"run.log_mode": ("bar", "lines")}
+"""String fields with a fixed set of values."""
+
+MULTI_CHOICES = {"run.trackers": ("tensorboard", "wandb", "trackio")}
+"""Tuple fields whose every entry comes from a fixed set (rlpjax.train.trackers.TRACKER_NAMES; a test keeps the two
+equal)."""
+
 
 def _get(cfg: Config, key: str):
     value = cfg
@@ -55,6 +62,13 @@ def _check_ranges(cfg: Config) -> None:
     for key in UNIT_INTERVAL:
         if not 0 < _get(cfg, key) <= 1:
             raise ConfigError(f"{key}={_get(cfg, key)!r} must lie in (0, 1]; give e.g. 1.0")
+    for key, allowed in CHOICES.items():
+        if _get(cfg, key) not in allowed:
+            raise ConfigError(f"{key}={_get(cfg, key)!r} is not one of {', '.join(allowed)}; choose one")
+    for key, allowed in MULTI_CHOICES.items():
+        unknown = [v for v in _get(cfg, key) if v not in allowed]
+        if unknown:
+            raise ConfigError(f"{key} names {', '.join(map(repr, unknown))}; choose from {', '.join(allowed)}")
     if cfg.optimizer.min_lr_ratio > 1:
         raise ConfigError(f"optimizer.min_lr_ratio={cfg.optimizer.min_lr_ratio} is above 1; the floor is a "
                           "fraction of the peak learning rate, give a value in [0, 1]")

@@ -122,8 +122,9 @@ def train(cfg: Config) -> RunResult:
     flops, tokens = task.flops_and_tokens_per_step()
     throughput = Throughput(flops, tokens, cfg.run.peak_tflops or measure_peak_tflops())
     start_step = int(state.step)
-    writer = MetricsWriter(run_dir, enabled=is_writer, resume_step=start_step)
-    progress = Progress(start_step, cfg.run.steps, enabled=cfg.run.progress and is_writer, desc=cfg.run.name)
+    writer = MetricsWriter(run_dir, enabled=is_writer, resume_step=start_step, cfg=cfg)
+    progress = Progress(start_step, cfg.run.steps, enabled=cfg.run.progress and is_writer, desc=cfg.run.name,
+                        mode=cfg.run.log_mode, every=cfg.run.log_every)
     nonfinite_streak, metrics, message = 0, {}, ""
 
     def save(step: int) -> None:

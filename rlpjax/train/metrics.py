@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import pathlib
 import time
 from typing import Mapping
@@ -18,38 +17,52 @@ import numpy as np
 
 
 class MetricsWriter:
-    """Appends one JSON object per logged step to `metrics.jsonl` and mirrors scalars to TensorBoard events."""
+    """Appends one JSON object per logged step (with its wall-clock `time`) to `metrics.jsonl` and mirrors the
+    scalars to the configured trackers (`rlpjax.train.trackers`: TensorBoard by default, W&B, trackio)."""
 
-    def __init__(self, run_dir: str | pathlib.Path, enabled: bool = True, resume_step: int | None = None):
+    def __init__(self, run_dir: str | pathlib.Path, enabled: bool = True, resume_step: int | None = None,
+                 cfg=None):
         """`resume_step`: drop records of later steps (written by a run that stopped before its next checkpoint),
-        so the file holds one trajectory: the steps this run repeats are written again."""
+        so the file holds one trajectory: the steps this run repeats are written again. `cfg` (the run's Config)
+        chooses the trackers and their project, run name and namespace; without it, TensorBoard only."""
+        from rlpjax.train.trackers import open_trackers
+
         self.enabled = enabled
         self.path = pathlib.Path(run_dir) / "metrics.jsonl"
-        self._tb = None
+        self._trackers = []
+        self._objective = cfg.run.objective if cfg is not None else "train"
         if enabled:
             if resume_step is not None and self.path.exists():
                 _drop_records_after(self.path, resume_step)
-            from tensorboardX import SummaryWriter
+            from rlpjax import config_io
 
-            self._tb = SummaryWriter(str(pathlib.Path(run_dir) / "tensorboard"))
+            names = cfg.run.trackers if cfg is not None else ("tensorboard",)
+            self._trackers = open_trackers(
+                names, pathlib.Path(run_dir), resume_step=resume_step,
+                config=config_io.to_dict(cfg) if cfg is not None else {},
+                project=cfg.run.tracker_project if cfg is not None else "rlpjax",
+                name=cfg.run.name if cfg is not None else pathlib.Path(run_dir).name)
             self._file = self.path.open("a")
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append one record for `step` (no-op on processes other than 0)."""
+        from rlpjax.train.trackers import finite_scalars
+
         if not self.enabled:
             return
-        record = {"step": int(step), **{k: _plain(v) for k, v in metrics.items()}}
+        record = {"step": int(step), "time": round(time.time(), 3), **{k: _plain(v) for k, v in metrics.items()}}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
-        for key, value in record.items():
-            if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
-                self._tb.add_scalar(key, value, step)
+        scalars = finite_scalars(record, self._objective)
+        for tracker in self._trackers:
+            tracker.log(int(step), scalars)
 
     def close(self) -> None:
-        """Flush and close the files."""
+        """Flush and close the file and the trackers."""
         if self.enabled:
             self._file.close()
-            self._tb.close()
+            for tracker in self._trackers:
+                tracker.close()
 
 
 def _drop_records_after(path: pathlib.Path, step: int) -> None:

@@ -1,0 +1,109 @@
+"""Experiment trackers beside metrics.jsonl: TensorBoard (default), Weights & Biases and trackio, by config.
+
+`run.trackers` names them (`("tensorboard", "wandb")`); each gets every logged step's finite scalars under
+namespaced tags: the loop's own figures under `train/` (loss, grad_norm, learning_rate, tokens_per_s, mfu, ...), the
+objective's under `<objective>/` (`rlp/reward_mean`, `grpo/...`), and keys that already name a namespace (`eval/...`,
+`data/...`) as they are. Only process 0 tracks. The optional trackers import their library when used and name the
+extra to install when it is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Mapping
+
+TRACKER_NAMES = ("tensorboard", "wandb", "trackio")
+"""Values `run.trackers` may hold."""
+
+LOOP_METRICS = frozenset({
+    "loss", "grad_norm", "learning_rate", "nonfinite", "nonfinite_total", "tokens_per_s", "step_time_s", "mfu",
+    "compile_step_s", "includes_compile", "flops_cumulative", "updates"})
+"""Keys the loop and the shared update step write for every objective: tagged `train/<key>`."""
+
+
+def tag(key: str, objective: str) -> str:
+    """The namespaced tracker tag of a metrics key."""
+    if "/" in key:
+        return key
+    return f"train/{key}" if key in LOOP_METRICS else f"{objective}/{key}"
+
+
+class TensorBoardTracker:
+    """tensorboardX events under `<run_dir>/tensorboard`; a resumed run purges the steps it replays (TensorBoard's
+    SessionLog.START), so the curves hold one trajectory."""
+
+    def __init__(self, run_dir: pathlib.Path, resume_step: int | None, **_):
+        from tensorboardX import SummaryWriter
+
+        purge = None if not resume_step else resume_step + 1
+        self._writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        for key, value in scalars.items():
+            self._writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class WandbTracker:
+    """A Weights & Biases run (offline with WANDB_MODE=offline); a resumed rlpjax run continues the same W&B run
+    (its id is derived from the run directory)."""
+
+    def __init__(self, run_dir: pathlib.Path, config: dict, project: str, name: str, **_):
+        wandb = _require("wandb")
+        import hashlib
+
+        run_id = hashlib.sha256(str(run_dir.absolute()).encode()).hexdigest()[:16]
+        self._run = wandb.init(project=project, name=name, id=run_id, resume="allow", dir=str(run_dir),
+                               config=config, reinit="create_new")
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        self._run.log(dict(scalars), step=step)
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+class TrackioTracker:
+    """A trackio run (local SQLite store, dashboard with `trackio show`)."""
+
+    def __init__(self, config: dict, project: str, name: str, **_):
+        self._trackio = _require("trackio")
+        self._trackio.init(project=project, name=name, config=config, resume="allow")
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        self._trackio.log(dict(scalars), step=step)
+
+    def close(self) -> None:
+        self._trackio.finish()
+
+
+TRACKERS = {"tensorboard": TensorBoardTracker, "wandb": WandbTracker, "trackio": TrackioTracker}
+
+
+def _require(module: str):
+    import importlib
+
+    from rlpjax.config_io import ConfigError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"run.trackers names {module} but it is not installed; pip install {module} (or the "
+                          "`trackers` extra: pip install -e .[trackers]) or remove it from run.trackers") from None
+
+
+def open_trackers(names, run_dir: pathlib.Path, *, resume_step: int | None, config: dict, project: str,
+                  name: str) -> list:
+    """The trackers `names` asks for, opened for this run."""
+    return [TRACKERS[n](run_dir=run_dir, resume_step=resume_step, config=config, project=project, name=name)
+            for n in names]
+
+
+def finite_scalars(record: Mapping[str, object], objective: str) -> dict[str, float]:
+    """The finite numbers of a metrics record under their tracker tags (the step itself excluded)."""
+    return {tag(k, objective): float(v) for k, v in record.items()
+            if k not in ("step", "time") and isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v)}
