@@ -21,6 +21,37 @@ import numpy as np
 
 MODES = ("packed", "padded", "documents")
 
+PIECE_CHARS = 1 << 16
+"""Documents longer than this many characters are tokenized in pieces cut before a whitespace, so one huge line
+costs bounded tokenizer memory (a single 20 MB string once took 24 GB); shorter documents are encoded whole."""
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """`text` cut into consecutive pieces of at most about `limit` characters, each cut placed before a whitespace
+    (so the whitespace-led word stays whole for the pre-tokenizer) when one exists in the second half of the piece."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        cut = start + limit
+        space = max(text.rfind(" ", start + limit // 2, cut), text.rfind("\n", start + limit // 2, cut))
+        cut = space if space > start else cut
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def encode_documents(tokenizer, texts: list[str], piece_chars: int = PIECE_CHARS) -> list[list[int]]:
+    """Token ids of each text (one `encode_batch` call); long texts are encoded piece by piece and concatenated."""
+    pieces, owners = [], []
+    for index, text in enumerate(texts):
+        for piece in _pieces(text, piece_chars) if len(text) > piece_chars else [text]:
+            pieces.append(piece)
+            owners.append(index)
+    ids: list[list[int]] = [[] for _ in texts]
+    for owner, piece_ids in zip(owners, tokenizer.encode_batch(pieces)):
+        ids[owner].extend(piece_ids)
+    return ids
+
 
 class DocCursor:
     """Position in the token stream of a document stream: (chunk start state, document in chunk, token offset)."""
@@ -43,7 +74,7 @@ class DocCursor:
             if not texts:
                 raise
         self._docs = [np.asarray(self._prefix + ids + self._suffix, dtype=np.int32)
-                      for ids in self._tokenizer.encode_batch(texts)]
+                      for ids in encode_documents(self._tokenizer, texts)]
         self._doc, self._offset = 0, 0
 
     def remaining(self) -> np.ndarray:
