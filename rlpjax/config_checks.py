@@ -100,6 +100,10 @@ def _check_cross_fields(cfg: Config) -> None:
             raise ConfigError(f"an RLP branch needs up to {needed} positions (document, <think>, thought, </think>, "
                               f"horizon) but model.max_seq_len={model.max_seq_len}; raise it or shorten "
                               "rlp.max_thought_tokens")
+    for key in ("run.run_dir", "run.init_from"):
+        if "://" in _get(cfg, key):
+            raise ConfigError(f"{key}={_get(cfg, key)!r}: run directories and checkpoints on object storage are not "
+                              "supported yet; use a local path or a bucket mounted as a directory (gcsfuse)")
     if cfg.run.objective == "grpo" and cfg.grpo.num_rollouts < 2:
         raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts within a group)")
 

@@ -108,3 +108,20 @@ def test_yaml_config_has_the_same_schema_and_checks(tmp_path):
     (tmp_path / "broken.yaml").write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         config_io.resolve(str(tmp_path / "broken.yaml"))
+
+
+def test_object_storage_run_directories_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match="not supported yet"):
+        config_io.resolve(None, ["run.run_dir=gs://bucket/runs/x"])
+
+
+def test_a_gs_data_path_without_its_filesystem_library_names_the_package(monkeypatch):
+    import importlib.util
+
+    from rlpjax.data.shards import resolve_shards
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("gcsfs", "tensorflow") else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install gcsfs"):
+        resolve_shards("gs://bucket/web/*.jsonl", "auto")
