@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launcher", choices=LAUNCHERS, default="local", help="where the points run")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     parser.add_argument("--only", default=None, help="comma-separated point names to run (default: all)")
-    parser.add_argument("--run-root", default="runs", help="parent of the run directories (a gs:// path for pods)")
+    parser.add_argument("--run-root", default="runs", help="parent of the run directories (on pods, a bucket mounted with gcsfuse)")
     parser.add_argument("--config-dir", default=None, help="where the resolved JSON configs go "
                         "(default: runs/<sweep>/configs)")
     args = parser.parse_args(argv)

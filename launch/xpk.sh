@@ -26,7 +26,7 @@
 #
 # Example:
 #   launch/xpk.sh create --cluster my-v5p --tpu-type v5p-128 --num-slices 2 --workload rlp-g8 \
-#       -- --config experiments/rlp_qwen3_1p7b.py rlp.group_size=8 run.run_dir=gs://my-bucket/runs/rlp-g8
+#       -- --config experiments/rlp_qwen3_1p7b.py rlp.group_size=8 run.run_dir=/mnt/bucket/runs/rlp-g8
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -87,13 +87,13 @@ def test_dry_run_tpu_vm(tmp_path):
 
 
 def test_dry_run_xpk(tmp_path):
-    result = run_sweep(QUICK, "--launcher", "xpk", "--dry-run", "--run-root", "gs://bucket/runs", "--config-dir",
+    result = run_sweep(QUICK, "--launcher", "xpk", "--dry-run", "--run-root", "/mnt/bucket/runs", "--config-dir",
                        tmp_path, "--", "--cluster", "c1", "--tpu-type", "v5p-128", "--num-slices", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     creates = [line for line in result.stdout.splitlines() if line.startswith("xpk workload create")]
     assert len(creates) == 2
     assert "--workload=quickstart-lr-lr3e-3" in creates[0] and "--num-slices=2" in creates[0]
-    assert "run.run_dir=gs://bucket/runs/quickstart_lr/lr3e-3" in creates[0]
+    assert "run.run_dir=/mnt/bucket/runs/quickstart_lr/lr3e-3" in creates[0]
 
 
 def test_two_point_local_sweep_runs_and_summarises(tmp_path):
