@@ -95,10 +95,12 @@ def _check_cross_fields(cfg: Config) -> None:
         if data.global_batch_size % rlp.minibatches:
             raise ConfigError(f"rlp.minibatches={rlp.minibatches} does not divide data.global_batch_size="
                               f"{data.global_batch_size}; choose a divisor")
-        needed = data.seq_len + 1 + rlp.max_thought_tokens + 1 + rlp.horizon
+        # The deepest branch thinks before the last token (t = seq_len - 1): <think> at position t, the thought at
+        # t+1 .. t+L, </think> at t+L+1 and the scored inputs up to t+L+h, so positions reach seq_len - 1 + L + h.
+        needed = data.seq_len + rlp.max_thought_tokens + rlp.horizon
         if needed > model.max_seq_len:
-            raise ConfigError(f"an RLP branch needs up to {needed} positions (document, <think>, thought, </think>, "
-                              f"horizon) but model.max_seq_len={model.max_seq_len}; raise it or shorten "
+            raise ConfigError(f"an RLP branch reaches position {needed - 1} (document, <think>, thought, </think>, "
+                              f"horizon) but model.max_seq_len={model.max_seq_len}; raise it to {needed} or shorten "
                               "rlp.max_thought_tokens")
     for key in ("run.run_dir", "run.init_from"):
         if "://" in _get(cfg, key):

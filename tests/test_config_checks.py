@@ -32,7 +32,7 @@ BAD_OVERRIDES = [
     (["run.objective=rlp", "rlp.horizon=0"], "rlp.horizon"),
     (["run.objective=rlp", "rlp.group_size=1"], "rlp.group_size"),
     (["run.objective=rlp", "rlp.minibatches=3"], "rlp.minibatches"),
-    (["run.objective=rlp", "data.seq_len=128", "model.max_seq_len=130", "rlp.max_thought_tokens=8"], "max_seq_len"),
+    (["run.objective=rlp", "data.seq_len=128", "model.max_seq_len=136", "rlp.max_thought_tokens=8"], "max_seq_len"),
     (["rlp.top_p=1.5"], "rlp.top_p"),
     (["rlp.ema_tau=0"], "rlp.ema_tau"),
 ]
