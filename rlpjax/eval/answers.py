@@ -1,17 +1,18 @@
-"""Answer extraction and comparison for math benchmarks, and loaders for GSM8K / MATH-500 JSONL.
+"""Answer extraction and comparison for the math benchmarks.
 
 - `parse_number("1,000")`, `("3.0")`, `("3/4")`, `("\\frac{3}{4}")`, `("$18")` -> exact `Fraction` (None if not a
   number).
 - `extract_boxed` (the last `\\boxed{...}` with nested braces), `extract_last_number`, and `extract_answer` (boxed,
   then `<answer>` tag, then `#### n`, then the last number).
-- `answers_match(predicted, gold)`: equal as numbers when both parse, else equal after light LaTeX normalisation.
+- `exact_match(predicted, gold)`: equal as numbers when both parse, else equal after light LaTeX normalisation.
+- `answers_match(predicted, gold)`: `exact_match`, or equivalent by `math-verify` (symbolic: fractions vs decimals,
+  LaTeX forms, sets, intervals) when that package is installed (the `math` extra); `answer_rule()` says which, in
+  words, for every report.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import pathlib
+import functools
 import re
 from fractions import Fraction
 
@@ -21,17 +22,6 @@ _LATEX_FRACTION = re.compile(r"(-?)\\[dt]?frac\{\s*(-?\d+)\s*\}\{\s*(-?\d+)\s*\}
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _TEXT = re.compile(r"\\(?:text|mbox|mathrm)\{([^{}]*)\}")
-
-
-@dataclasses.dataclass(frozen=True)
-class MathProblem:
-    """One benchmark problem: its id, question text, reference answer, reference solution and extra fields."""
-
-    id: str
-    question: str
-    answer: str
-    solution: str
-    meta: dict
 
 
 def parse_number(text: str | None) -> Fraction | None:
@@ -96,7 +86,7 @@ def normalize_latex(text: str) -> str:
     return "".join(text.split()).rstrip(".")
 
 
-def answers_match(predicted: str | None, gold: str) -> bool:
+def exact_match(predicted: str | None, gold: str) -> bool:
     """Whether a predicted answer equals the reference: as numbers when both parse, else as normalised text."""
     if predicted is None:
         return False
@@ -106,24 +96,35 @@ def answers_match(predicted: str | None, gold: str) -> bool:
     return normalize_latex(predicted) == normalize_latex(gold)
 
 
-def _read_jsonl(path: str | pathlib.Path) -> list[dict]:
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"benchmark file {str(path)!r} does not exist; pass the path of the JSONL file")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+@functools.cache
+def _math_verify():
+    """math_verify's (parse, verify), or None when the package is not installed."""
+    try:
+        from math_verify import parse, verify
+    except ImportError:
+        return None
+    return parse, verify
 
 
-def load_gsm8k(path: str | pathlib.Path) -> list[MathProblem]:
-    """GSM8K JSONL (`question`, `answer` ending in `#### n`): the reference answer is the number after ####."""
-    problems = []
-    for index, row in enumerate(_read_jsonl(path)):
-        solution, _sep, final = row["answer"].rpartition("####")
-        problems.append(MathProblem(f"gsm8k/{index}", row["question"], final.strip().replace(",", ""),
-                                    solution.strip(), {}))
-    return problems
+def answer_rule() -> str:
+    """The answer-checking rule in force, in words (written into every report)."""
+    extraction = "final answer = last \\boxed{}, else <answer> tag, else '#### n', else the last number"
+    if _math_verify() is None:
+        return (f"{extraction}; correct when equal as exact numbers or as normalised LaTeX text (math-verify is "
+                "not installed: pip install 'rlpjax[math]' for symbolic equivalence)")
+    return f"{extraction}; correct when equal as exact numbers / normalised LaTeX, or equivalent by math-verify"
 
 
-def load_math500(path: str | pathlib.Path) -> list[MathProblem]:
-    """MATH-500 JSONL (`problem`, `solution`, `answer`, `subject`, `level`, `unique_id`)."""
-    return [MathProblem(row["unique_id"], row["problem"], row["answer"], row["solution"],
-                        {"subject": row["subject"], "level": row["level"]}) for row in _read_jsonl(path)]
+def answers_match(predicted: str | None, gold: str) -> bool:
+    """`exact_match`, or math-verify equivalence of the two answers (each read as inline LaTeX) when installed."""
+    if predicted is None:
+        return False
+    if exact_match(predicted, gold):
+        return True
+    if (tools := _math_verify()) is None:
+        return False
+    parse, verify = tools
+    try:
+        return bool(verify(parse(f"${gold}$"), parse(f"${predicted}$")))
+    except Exception:  # math-verify raises on LaTeX it cannot read: not equivalent, as the fallback would judge
+        return False

@@ -1,12 +1,19 @@
-"""`rlpjax eval --checkpoint DIR --suite controlled|gsm8k|math500 ...`: sample a checkpoint and report pass@k.
+"""`rlpjax eval --checkpoint DIR --suite controlled|paper|<benchmark> ...`: sample a checkpoint and report pass@k.
 
 DIR is a run directory (newest step), an rlpjax model directory or a Hugging Face directory (see `loading.py`).
 Writes into --out (default DIR/eval/<suite>/): report.json (both pass@k estimators, named, and the settings),
 report.md (markdown tables), PNG plots (controlled: pass@k by split and by op; math: pass@k curves) and
 examples.jsonl (a few prompts with their first completion and verdict). Prints the unbiased table and the path.
 
-Defaults follow the paper's validation protocol: temperature 0.7, top-p 1, 1024 new tokens, 128 samples, 200
-problems per op. Sampling runs data-parallel over all devices (--mesh data,fsdp,tensor to shard a large model).
+Benchmarks: gsm8k, math500, aime25, amc23, minerva (shipped in ../shared/data/math/) and mmlu, mmlu_pro, gpqa (the
+user's files, --data). `--suite paper` runs every benchmark whose file exists (`paper.PROTOCOL`; --data
+suite=path,... points at others), writes each suite's report into OUT/<suite>/ and the summary table in the paper's
+layout into OUT/paper.{md,json,png}; a missing file is listed as skipped with the path to provide.
+
+Sampling defaults: controlled, gsm8k and math500 keep the validation protocol (temperature 0.7, top-p 1, 1024 new
+tokens, 128 samples; 200 problems per op); the other benchmarks and `paper` use the paper's protocol per suite
+(`paper.PROTOCOL`). --samples / --temperature / --top-p / --max-new-tokens override either. Sampling runs
+data-parallel over all devices (--mesh data,fsdp,tensor to shard a large model).
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ import time
 
 from rlpjax.config_io import ConfigError
 
-SUITES = ("controlled", "gsm8k", "math500")
-DEFAULT_DATA = {"gsm8k": "../shared/data/math/gsm8k_test.jsonl", "math500": "../shared/data/math/math500_test.jsonl"}
+from rlpjax.eval.paper import PROTOCOL
+
+SUITES = ("controlled", "paper", *PROTOCOL)
+VALIDATION = {"samples": 128, "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 1024}
+"""Sampling defaults of the controlled, gsm8k and math500 suites (today's results)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,12 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default="forward,reverse", help="controlled: modes, comma-separated")
     parser.add_argument("--exclude-corpus", default=None, help="controlled: a training corpus directory whose "
                         "problem ids are kept out of the evaluation set")
-    parser.add_argument("--data", default=None, help="gsm8k/math500: JSONL file (default ../shared/data/math/...)")
-    parser.add_argument("--limit", type=int, default=0, help="gsm8k/math500: evaluate only the first N problems")
-    parser.add_argument("--samples", type=int, default=128, help="samples per problem (n of pass@k)")
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument("--data", default=None, help="a benchmark: its file (JSONL/JSON/CSV/Parquet; default "
+                        "../shared/data/math/...); paper: suite=path,... for suites not at their default path")
+    parser.add_argument("--limit", type=int, default=0, help="benchmarks: evaluate only the first N problems")
+    parser.add_argument("--samples", type=int, default=None, help="samples per problem (n of pass@k; default: "
+                        "the suite's protocol)")
+    parser.add_argument("--temperature", type=float, default=None, help="0 = greedy (default: the protocol)")
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=64, help="rows per sampler call (fixed: one compile "
                         "per prompt-length bucket)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the problem set and of sampling")
@@ -72,25 +84,53 @@ def _make_mesh(text: str):
     return make_mesh(MeshConfig(data=data, fsdp=fsdp, tensor=tensor))
 
 
+def sampling_for(suite: str, args: argparse.Namespace) -> dict:
+    """samples / temperature / top_p / max_new_tokens of a suite: the command line's, else the suite's default
+    (the paper's protocol under --suite paper and for the newer benchmarks, else `VALIDATION`)."""
+    if args.suite == "paper" or suite not in ("controlled", "gsm8k", "math500"):
+        defaults = {key: getattr(PROTOCOL[suite], key) for key in VALIDATION}
+    else:
+        defaults = VALIDATION
+    return {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
+
+
+def data_paths(args: argparse.Namespace) -> dict[str, str]:
+    """suite -> file: the protocol's defaults, with --data (one path, or paper's suite=path,...) applied."""
+    paths = {suite: protocol.path for suite, protocol in PROTOCOL.items()}
+    if args.data and args.suite != "paper":
+        paths[args.suite] = args.data
+    elif args.data:
+        for item in filter(None, (part.strip() for part in args.data.split(","))):
+            suite, sep, path = item.partition("=")
+            if not sep or suite not in PROTOCOL:
+                raise ConfigError(f"--data item {item!r} is not suite=path with a suite of {sorted(PROTOCOL)}; "
+                                  "write e.g. --data mmlu=mmlu.jsonl,gpqa=gpqa_diamond.csv")
+            paths[suite] = path
+    return paths
+
+
 def run(args: argparse.Namespace) -> int:
     from rlpjax.eval.loading import load_for_eval
 
     if args.suite == "controlled":
         ops = parse_ops(args.ops)  # argument errors before the (slow) model load
+    paths = data_paths(args)
+    if args.suite in PROTOCOL and not pathlib.Path(paths[args.suite]).is_file():
+        raise FileNotFoundError(f"benchmark file {paths[args.suite]!r} does not exist; pass --data with the "
+                                f"{args.suite} file")
     mesh = _make_mesh(args.mesh)
     loaded = load_for_eval(args.checkpoint, args.tokenizer, mesh)
     out_dir = pathlib.Path(args.out or pathlib.Path(args.checkpoint) / "eval" / args.suite)
-    common = dict(samples=args.samples, temperature=args.temperature, top_p=args.top_p,
-                  max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
-                  progress=not args.no_progress, mesh=mesh, add_bos=loaded.add_bos)
-    meta = {"suite": args.suite, "checkpoint": loaded.source, "samples": args.samples,
-            "temperature": args.temperature, "top_p": args.top_p, "max_new_tokens": args.max_new_tokens,
-            "seed": args.seed, "verdict": "VerifiedCorrect" if args.suite == "controlled" else "answer match"}
+    common = dict(batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress, mesh=mesh,
+                  add_bos=loaded.add_bos)
+    meta = {"suite": args.suite, "checkpoint": loaded.source, "seed": args.seed}
     started = time.perf_counter()
     if args.suite == "controlled":
         output, table = _run_controlled(args, ops, loaded, common, meta, out_dir, started)
+    elif args.suite == "paper":
+        output, table = _run_paper(args, paths, loaded, common, meta, out_dir)
     else:
-        output, table = _run_math(args, loaded, common, meta, out_dir, started)
+        output, table = _run_benchmark(args.suite, paths[args.suite], args, loaded, common, meta, out_dir)
     with (out_dir / "examples.jsonl").open("w") as handle:
         handle.writelines(json.dumps(example) + "\n" for example in output.examples)
     print(table)
@@ -107,23 +147,60 @@ def _run_controlled(args, ops, loaded, common, meta, out_dir, started):
     templates = [t.strip() for t in args.templates.split(",") if t.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     exclude = corpus_ids(args.exclude_corpus) if args.exclude_corpus else ()
+    sampling = sampling_for("controlled", args)
     output = evaluate_controlled(loaded.graphdef, loaded.params, loaded.tokenizer, ops=ops, templates=templates,
-                                 modes=modes, per_op=args.per_op, exclude_ids=exclude, **common)
-    meta = {**meta, "ops": args.ops, "per_op": args.per_op, "templates": ",".join(templates),
-            "modes": ",".join(modes), "seconds": round(time.perf_counter() - started, 1)}
+                                 modes=modes, per_op=args.per_op, exclude_ids=exclude, **sampling, **common)
+    meta = {**meta, **sampling, "verdict": "VerifiedCorrect", "ops": args.ops, "per_op": args.per_op,
+            "templates": ",".join(templates), "modes": ",".join(modes),
+            "seconds": round(time.perf_counter() - started, 1)}
     write_report(output.results, out_dir, meta=meta)
     return output, markdown_table(aggregate(output.results), "unbiased")
 
 
-def _run_math(args, loaded, common, meta, out_dir, started):
-    """Sample and score GSM8K / MATH-500, write the report; (HarnessOutput, unbiased markdown table)."""
-    from rlpjax.eval.harness import MATH_PROMPT, evaluate_math
+def _run_benchmark(suite, data, args, loaded, common, meta, out_dir):
+    """Sample and score one benchmark, write its report; (HarnessOutput, unbiased markdown table)."""
+    from rlpjax.eval.answers import answer_rule
+    from rlpjax.eval.choice import CHOICE_PROMPT, LETTER_RULE
+    from rlpjax.eval.harness import MATH_PROMPT, evaluate_suite
     from rlpjax.eval.math_report import aggregate_math, math_markdown, write_math_report
 
-    data = args.data or DEFAULT_DATA[args.suite]
-    output = evaluate_math(args.suite, data, loaded.graphdef, loaded.params, loaded.tokenizer, limit=args.limit,
-                           **common)
-    meta = {**meta, "data": data, "problems": len(output.results), "prompt": json.dumps(MATH_PROMPT),
+    started = time.perf_counter()
+    sampling = sampling_for(suite, args)
+    output = evaluate_suite(suite, data, loaded.graphdef, loaded.params, loaded.tokenizer, limit=args.limit,
+                            **sampling, **common)
+    is_math = PROTOCOL[suite].area == "math"
+    meta = {**meta, "suite": suite, **sampling, "data": data, "problems": len(output.results),
+            "skipped_records": output.skipped, "verdict": answer_rule() if is_math else LETTER_RULE,
+            "prompt": json.dumps(MATH_PROMPT if is_math else CHOICE_PROMPT),
             "seconds": round(time.perf_counter() - started, 1)}
-    write_math_report(args.suite, output.results, out_dir, meta=meta)
-    return output, math_markdown(aggregate_math(args.suite, output.results), "unbiased")
+    write_math_report(suite, output.results, out_dir, meta=meta)
+    return output, math_markdown(aggregate_math(suite, output.results), "unbiased")
+
+
+def _run_paper(args, paths, loaded, common, meta, out_dir):
+    """Every benchmark whose file exists, then the summary table; (HarnessOutput of all, markdown summary)."""
+    from rlpjax.eval.answers import answer_rule
+    from rlpjax.eval.choice import LETTER_RULE
+    from rlpjax.eval.harness import HarnessOutput
+    from rlpjax.eval.paper import paper_markdown, paper_summary, write_paper_report
+
+    scores, skipped, examples = {}, {}, []
+    for suite in PROTOCOL:
+        if not pathlib.Path(paths[suite]).is_file():
+            skipped[suite] = f"file {paths[suite]} is missing; provide it or pass --data {suite}=PATH"
+            print(f"[rlpjax] paper: skipping {suite}: {skipped[suite]}")
+            continue
+        try:
+            output, _table = _run_benchmark(suite, paths[suite], args, loaded, common, meta, out_dir / suite)
+        except ConfigError as error:  # a file in the wrong layout: skip the suite, say why
+            skipped[suite] = str(error)
+            print(f"[rlpjax] paper: skipping {suite}: {error}")
+            continue
+        scores[suite] = sum(sum(r.flags) / len(r.flags) for r in output.results) / len(output.results)
+        examples += [{"suite": suite, **example} for example in output.examples[:1]]
+    summary = paper_summary(scores, skipped)
+    settings = {suite: sampling_for(suite, args) for suite in scores}
+    meta = {**meta, "math answers": answer_rule(), "multiple choice": LETTER_RULE, "limit": args.limit,
+            "sampling": json.dumps(settings)}
+    write_paper_report(summary, out_dir, meta)
+    return HarnessOutput([], examples), paper_markdown(summary)

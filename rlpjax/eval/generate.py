@@ -11,7 +11,7 @@ How it keeps the jitted sampler (`rlpjax.sampling.sample`) cheap to compile and 
   (e.g. `</answer>` with the byte tokenizer) cannot stop the compiled loop, so the text is cut after their first
   occurrence instead (`completion_text`). The stop string is kept, as the sampler keeps a stop token.
 
-A tqdm bar counts finished prompts (all n samples done) and shows the ETA.
+A tqdm bar counts finished prompts (all n samples done), shows the ETA, and says when a call compiles a new shape.
 """
 
 from __future__ import annotations
@@ -98,7 +98,11 @@ def generate(graphdef, params, tokenizer, prompts: Sequence[str], *, samples: in
     remaining = [samples] * len(prompts)
     base_key = jax.random.PRNGKey(seed)
     with tqdm(total=len(prompts), desc=desc, unit="problem", disable=not progress) as bar:
+        compiled: set[int] = set()
         for index, batch in enumerate(plan_batches([len(ids) for ids in prompt_ids], samples, batch_size)):
+            if batch.width not in compiled:  # a new shape: the next call compiles first (seconds to minutes)
+                compiled.add(batch.width)
+                bar.set_postfix_str(f"compiling the sampler for prompt width {batch.width} ...", refresh=True)
             tokens_bt, lengths_b = _pack(batch, prompt_ids, batch_size)
             out = sample(graphdef, params, place(tokens_bt), place(lengths_b), jax.random.fold_in(base_key, index),
                          settings)
@@ -108,6 +112,7 @@ def generate(graphdef, params, tokenizer, prompts: Sequence[str], *, samples: in
                                                          stop_strings)
                 remaining[prompt] -= 1
                 bar.update(remaining[prompt] == 0)
+            bar.set_postfix_str("sampling", refresh=False)
     return completions
 
 

@@ -1,12 +1,15 @@
-"""Sample a model on an evaluation suite and score every sample: the controlled suite, GSM8K and MATH-500.
+"""Sample a model on an evaluation suite and score every sample: the controlled suite, the math and the
+multiple-choice suites.
 
 - `evaluate_controlled(graphdef, params, tokenizer, ops=..., templates=..., modes=..., per_op=..., samples=n, ...)`:
   held-out problems from `build_eval_set`, prompted with the RL prompt (`<question> ... </question> <solution>`);
   the completion (text after the prompt, cut after `</answer>`) is checked with `verify`, and a sample counts for
   pass@k only when it is VerifiedCorrect (every gold node right and the answer right).
-- `evaluate_math(suite, path, graphdef, params, tokenizer, ...)`: GSM8K / MATH-500 from local JSONL, prompted as
-  `MATH_PROMPT` ("Question: {question}\\nAnswer:"); the completion is cut before the model starts a new
-  "\\nQuestion:", and its final answer (boxed, `<answer>`, `#### n`, else the last number) must match the reference.
+- `evaluate_suite(suite, path, graphdef, params, tokenizer, ...)`: a math suite (`math_data.MATH_LAYOUTS`: GSM8K,
+  MATH-500, AIME25, AMC23, Minerva) prompted as `MATH_PROMPT` ("Question: {question}\\nAnswer:"), whose final
+  answer must match the reference (`answers.answers_match`, rule `answer_rule()`); or a multiple-choice suite
+  (`choice.CHOICE_LAYOUTS`: MMLU, MMLU-Pro, GPQA) prompted with lettered choices and scored by the generated
+  letter (`choice.LETTER_RULE`). Completions are cut where the model starts a new "\\nQuestion:".
 
 Both return `HarnessOutput(results, examples)`: one result per problem (its per-sample correctness flags, for
 pass@k) and, for the first `num_examples` problems, the prompt, first completion and why it was judged as it was.
@@ -16,11 +19,13 @@ pass@k) and, for the first `num_examples` problems, the prompt, first completion
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Collection, NamedTuple, Sequence
+from typing import Collection, NamedTuple, Sequence
 
 from rlpjax.config_io import ConfigError
-from rlpjax.eval.answers import answers_match, extract_answer, load_gsm8k, load_math500
+from rlpjax.eval.answers import answers_match, extract_answer
+from rlpjax.eval.choice import CHOICE_LAYOUTS, LETTERS, extract_letter, load_choice
 from rlpjax.eval.generate import generate
+from rlpjax.eval.math_data import MATH_LAYOUTS, load_math
 from rlpjax.eval.report import ProblemResult
 from rlpjax.reasoning.corpora import build_eval_set
 from rlpjax.reasoning.format import completion_text, prompt_text
@@ -31,7 +36,6 @@ CONTROLLED_STOP = ("</answer>",)
 MATH_PROMPT = "Question: {question}\nAnswer:"
 """Prompt of the math suites: a plain completion format any base model continues."""
 MATH_STOP = ("\nQuestion:",)
-MATH_LOADERS: dict[str, Callable] = {"gsm8k": load_gsm8k, "math500": load_math500}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +48,12 @@ class MathResult:
 
 
 class HarnessOutput(NamedTuple):
-    """Per-problem results and a few worked examples (dicts of prompt, completion, gold and verdict)."""
+    """Per-problem results, a few worked examples (dicts of prompt, completion, gold and verdict) and the number
+    of bad records skipped when loading."""
 
     results: list
     examples: list[dict]
+    skipped: int = 0
 
 
 def _sampling(temperature: float, top_p: float, max_new_tokens: int) -> SamplingSettings:
@@ -85,12 +91,15 @@ def evaluate_controlled(graphdef, params, tokenizer, *, ops: Collection[int], te
     return score_controlled(records, completions, num_examples)
 
 
-def load_math_suite(suite: str, path: str, limit: int = 0) -> list:
-    """The first `limit` problems (all when 0) of a math suite's JSONL file."""
-    if suite not in MATH_LOADERS:
-        raise ConfigError(f"math suite {suite!r} is unknown; choose one of {sorted(MATH_LOADERS)}")
-    problems = MATH_LOADERS[suite](path)
-    return problems[:limit] if limit > 0 else problems
+def load_suite(suite: str, path: str, limit: int = 0) -> tuple[list, int]:
+    """(the first `limit` problems, all when 0, of a math or multiple-choice suite's file; bad records skipped)."""
+    if suite in MATH_LAYOUTS:
+        problems, skipped = load_math(suite, path)
+    elif suite in CHOICE_LAYOUTS:
+        problems, skipped = load_choice(suite, path)
+    else:
+        raise ConfigError(f"suite {suite!r} is unknown; choose one of {sorted(MATH_LAYOUTS) + sorted(CHOICE_LAYOUTS)}")
+    return (problems[:limit] if limit > 0 else problems), skipped
 
 
 def score_math(problems: Sequence, completions: Sequence[Sequence[str]], num_examples: int = 4) -> HarnessOutput:
@@ -107,14 +116,30 @@ def score_math(problems: Sequence, completions: Sequence[Sequence[str]], num_exa
     return HarnessOutput(results, examples)
 
 
-def evaluate_math(suite: str, path: str, graphdef, params, tokenizer, *, samples: int, limit: int = 0,
-                  temperature: float = 0.7, top_p: float = 1.0, max_new_tokens: int = 1024, batch_size: int,
-                  seed: int, progress: bool = True, mesh=None, add_bos: bool | None = None,
-                  num_examples: int = 4) -> HarnessOutput:
-    """Accuracy / pass@k material for GSM8K or MATH-500 read from local JSONL (`limit` > 0: first problems only)."""
-    problems = load_math_suite(suite, path, limit)
-    prompts = [MATH_PROMPT.format(question=p.question) for p in problems]
+def score_choice(problems: Sequence, completions: Sequence[Sequence[str]], num_examples: int = 4) -> HarnessOutput:
+    """Extract each completion's answer letter and compare it with the reference letter."""
+    results, examples = [], []
+    for index, (problem, texts) in enumerate(zip(problems, completions, strict=True)):
+        predicted = [extract_letter(text, len(problem.choices)) for text in texts]
+        flags = tuple(letter == LETTERS[problem.answer] for letter in predicted)
+        results.append(MathResult(problem.id, "all", flags))
+        if index < num_examples:
+            examples.append({"id": problem.id, "prompt": problem.prompt(), "completion": texts[0],
+                             "gold": LETTERS[problem.answer], "predicted": predicted[0], "correct": flags[0],
+                             "correct_samples": sum(flags)})
+    return HarnessOutput(results, examples)
+
+
+def evaluate_suite(suite: str, path: str, graphdef, params, tokenizer, *, samples: int, limit: int = 0,
+                   temperature: float = 0.7, top_p: float = 1.0, max_new_tokens: int = 1024, batch_size: int,
+                   seed: int, progress: bool = True, mesh=None, add_bos: bool | None = None,
+                   num_examples: int = 4) -> HarnessOutput:
+    """Scored samples of a math or multiple-choice suite read from a local file (`limit` > 0: first problems)."""
+    problems, skipped = load_suite(suite, path, limit)
+    is_math = suite in MATH_LAYOUTS
+    prompts = [MATH_PROMPT.format(question=p.question) if is_math else p.prompt() for p in problems]
     completions = generate(graphdef, params, tokenizer, prompts, samples=samples,
                            settings=_sampling(temperature, top_p, max_new_tokens), batch_size=batch_size, seed=seed,
                            stop_strings=MATH_STOP, add_bos=add_bos, mesh=mesh, progress=progress, desc=suite)
-    return score_math(problems, completions, num_examples)
+    output = (score_math if is_math else score_choice)(problems, completions, num_examples)
+    return output._replace(skipped=skipped)

@@ -4,8 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from rlpjax.eval.answers import (answers_match, extract_answer, extract_boxed, extract_last_number, load_gsm8k,
-                                 load_math500, parse_number)
+from rlpjax.eval.answers import answers_match, extract_answer, extract_boxed, extract_last_number, parse_number
+from rlpjax.eval.math_data import load_math
 
 
 @pytest.mark.parametrize("text, value", [("1,000", 1000), ("3.0", 3), ("$18", 18), ("3/4", Fraction(3, 4)),
@@ -33,12 +33,19 @@ def test_extraction():
 
 
 def test_loaders_on_shared_files(shared_data):
-    gsm = load_gsm8k(shared_data / "math" / "gsm8k_test.jsonl")
-    assert len(gsm) == 1319 and gsm[0].answer == "18" and parse_number(gsm[2].answer) == 70000
+    math = shared_data / "math"
+    gsm, skipped = load_math("gsm8k", math / "gsm8k_test.jsonl")
+    assert skipped == 0 and len(gsm) == 1319 and gsm[0].answer == "18" and parse_number(gsm[2].answer) == 70000
     assert all(parse_number(p.answer) is not None for p in gsm)
-    math500 = load_math500(shared_data / "math" / "math500_test.jsonl")
-    assert len(math500) == 500 and math500[0].answer == "\\left( 3, \\frac{\\pi}{2} \\right)"
+    math500, skipped = load_math("math500", math / "math500_test.jsonl")
+    assert skipped == 0 and len(math500) == 500 and math500[0].answer == "\\left( 3, \\frac{\\pi}{2} \\right)"
     boxed = sum(answers_match(extract_boxed(p.solution), p.answer) for p in math500)
     assert boxed >= 480
+    aime, skipped = load_math("aime25", math / "aime25_test.jsonl")
+    assert (len(aime), skipped, aime[0].answer) == (30, 0, "70")
+    amc, skipped = load_math("amc23", math / "amc23_test.jsonl")
+    assert (len(amc), skipped, amc[0].answer) == (40, 0, "27")  # the file's float 27.0, written as an integer
+    minerva, skipped = load_math("minerva", math / "minerva_math_test.jsonl")
+    assert len(minerva) + skipped == 272 and skipped == 0 and minerva[0].answer == "1.6"
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_gsm8k(shared_data / "missing.jsonl")
+        load_math("gsm8k", shared_data / "missing.jsonl")

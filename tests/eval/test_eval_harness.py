@@ -12,7 +12,7 @@ from rlpjax.config import ModelConfig
 from rlpjax.data import load_tokenizer
 from rlpjax.eval import generate as generate_module
 from rlpjax.eval.generate import completion_text, plan_batches
-from rlpjax.eval.harness import MATH_STOP, evaluate_controlled, load_math_suite, score_math
+from rlpjax.eval.harness import MATH_STOP, evaluate_controlled, load_suite, score_math
 from rlpjax.eval.report import aggregate, write_report
 from rlpjax.model.decoder import Decoder
 from rlpjax.model.io import save_model_dir
@@ -99,7 +99,7 @@ def test_gold_completions_give_pass_at_k_one(monkeypatch, wrong_every_other):
 
 
 def test_math_scoring_cuts_at_next_question(shared_data):
-    problems = load_math_suite("gsm8k", shared_data / "math" / "gsm8k_test.jsonl", limit=3)
+    problems, _skipped = load_suite("gsm8k", shared_data / "math" / "gsm8k_test.jsonl", limit=3)
     texts = [[completion_text(BYTE, BYTE.encode(f" It is {p.answer}.\nQuestion: 7 + 1 = 8"), MATH_STOP),
               " no idea"] for p in problems]
     output = score_math(problems, texts)
