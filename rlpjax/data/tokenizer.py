@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from typing import Protocol, Sequence
 
 from rlpjax.config_io import ConfigError
@@ -129,15 +130,49 @@ def _read_tokenizer_config(path: pathlib.Path) -> dict:
         raise ConfigError(f"tokenizer config {str(path)!r} is not valid JSON ({err}); fix or remove it") from None
 
 
-def load_tokenizer(spec: str) -> Tokenizer:
-    """"byte" for the built-in byte tokenizer, else a tokenizer.json path or a directory holding tokenizer.json."""
-    if spec == "byte":
-        return ByteTokenizer()
-    path = pathlib.Path(spec)
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+"""A Hugging Face Hub repository id such as `Qwen/Qwen3-1.7B-Base`."""
+
+
+def resolve_local(spec: str, field: str) -> str:
+    """`spec` itself when it is not a Hub id or exists on disk; else the local snapshot of Hub repository `spec`.
+
+    The snapshot comes from the huggingface_hub cache when present, else it is downloaded (when huggingface_hub is
+    installed and online). Otherwise a one-line ConfigError naming `field` says to pass a local directory.
+    """
+    if pathlib.Path(spec).exists() or not HUB_ID.fullmatch(spec):
+        return spec
+    hint = f"{field}={spec!r} is not a local path and looks like a Hugging Face Hub id"
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise ConfigError(f"{hint}, but huggingface_hub is not installed; pass a local directory") from None
+    try:
+        return huggingface_hub.snapshot_download(spec, local_files_only=True)
+    except Exception:  # not in the local cache: download below
+        pass
+    try:
+        return huggingface_hub.snapshot_download(spec)
+    except Exception as err:  # offline (HF_HUB_OFFLINE=1, no network), unknown or gated repository
+        raise ConfigError(f"{hint}, but it is not in the local Hugging Face cache and could not be downloaded "
+                          f"({type(err).__name__}); pass a local directory") from None
+
+
+def tokenizer_json_path(spec: str) -> pathlib.Path:
+    """The tokenizer.json that `spec` (a tokenizer.json, a directory holding one, or a Hub id) names."""
+    path = pathlib.Path(resolve_local(spec, "data.tokenizer"))
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.is_file():
         raise ConfigError(
             f"tokenizer {spec!r} is neither 'byte' nor an existing tokenizer.json or a directory holding one"
         )
-    return HFTokenizer(path)
+    return path
+
+
+def load_tokenizer(spec: str) -> Tokenizer:
+    """"byte" for the built-in byte tokenizer, else a tokenizer.json path, a directory holding tokenizer.json, or a
+    Hugging Face Hub id (resolved by `resolve_local`)."""
+    if spec == "byte":
+        return ByteTokenizer()
+    return HFTokenizer(tokenizer_json_path(spec))

@@ -4,7 +4,9 @@
   `torch_dtype`, or the newer `rope_parameters: {rope_theta}` and `dtype`).
 - `load_hf_model(path, mesh=None, **config_overrides) -> (ModelConfig, Decoder)` reads config.json and one
   `model.safetensors` or the shards named by `model.safetensors.index.json`, straight into a (sharded) model.
-- `save_hf_model(path, cfg, model)` writes config.json + model.safetensors that transformers loads.
+- `save_hf_model(path, cfg, model, ...)` writes config.json, generation_config.json, the tokenizer files and
+  `model.safetensors` (or `model-0000i-of-0000n.safetensors` shards + `model.safetensors.index.json` above
+  `max_shard_size`, as transformers does) that transformers loads; files 0644, directories 0755.
 
 Weight layout: HF linear weights are [out, in]; ours are [in, out] with heads split out (`q_weight_dnh` etc.) and
 stacked over layers. RoPE uses the same rotate-half layout, so q/k need no permutation.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import re
+import shutil
 
 import jax
 import numpy as np
@@ -39,10 +43,12 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
             f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(ARCHITECTURES)}"
         )
     family = ARCHITECTURES[arch]
-    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
+    rope_field = "rope_parameters" if hf.get("rope_parameters") else "rope_scaling"
+    rope = hf.get(rope_field) or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type != "default":
-        raise ConfigError(f"{source}: RoPE type {rope_type!r} is not supported; only the default RoPE is")
+    if rope_type != "default":  # e.g. Llama 3.1's {"rope_type": "llama3", "factor": 8.0, ...}
+        raise ConfigError(f"{source}: {rope_field}.rope_type={rope_type!r} (RoPE scaling) is not supported; "
+                          "rlpjax implements only the default RoPE")
     if hf.get("hidden_act", "silu") != "silu" or hf.get("mlp_bias", False):
         raise ConfigError(f"{source}: only a bias-free SiLU (SwiGLU) MLP is supported")
     if family in ("llama", "qwen3") and hf.get("attention_bias", False):
@@ -225,16 +231,101 @@ def load_hf_model(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = Non
     return cfg, nnx.merge(graphdef, abstract_state)
 
 
-def save_hf_model(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder) -> None:
-    """Write config.json + model.safetensors (HF layout, param dtype) into directory `path`."""
-    directory = pathlib.Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
+def parse_size(size: int | str) -> int:
+    """Bytes of `size`: an int, or a string like "5GB" (10^9, as transformers counts) or "500MiB" (2^20)."""
+    if isinstance(size, int):
+        return size
+    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(size))
+    if not match or match.group(2).upper() not in units or float(match.group(1)) <= 0:
+        raise ConfigError(f"shard size {size!r} is not a size; write e.g. 5GB, 500MB or 2GiB")
+    return int(float(match.group(1)) * units[match.group(2).upper()])
+
+
+def _hf_tensors(cfg: ModelConfig, model: Decoder) -> dict[str, np.ndarray]:
+    """The model's parameters under their HF names, in HF layout (checkpoint order: embeddings, layers, head)."""
     pure = jax.tree.map(lambda a: np.asarray(jax.device_get(a)), nnx.state(model, nnx.Param).to_pure_dict())
-    tensors = {"model.embed_tokens.weight": pure["embed_vd"], "model.norm.weight": pure["final_norm_d"]}
+    tensors = {"model.embed_tokens.weight": pure["embed_vd"]}
+    mapping = _layer_mapping(cfg)
+    for i in range(cfg.num_layers):
+        for ours, (template, kind) in mapping.items():
+            tensors[template.format(i=i)] = _to_hf(pure["layers"][ours][i], kind)
+    tensors["model.norm.weight"] = pure["final_norm_d"]
     if not cfg.tie_embeddings:
         tensors["lm_head.weight"] = pure["lm_head_dv"].T
-    for ours, (template, kind) in _layer_mapping(cfg).items():
-        for i in range(cfg.num_layers):
-            tensors[template.format(i=i)] = _to_hf(pure["layers"][ours][i], kind)
-    save_file({name: np.ascontiguousarray(t) for name, t in tensors.items()}, str(directory / "model.safetensors"))
-    (directory / "config.json").write_text(json.dumps(config_to_hf(cfg), indent=2) + "\n")
+    return {name: np.ascontiguousarray(t) for name, t in tensors.items()}
+
+
+def _shards(tensors: dict[str, np.ndarray], max_bytes: int) -> list[dict[str, np.ndarray]]:
+    """Tensors split in order into shards of at most `max_bytes` (a larger tensor gets a shard of its own)."""
+    shards, current, current_bytes = [], {}, 0
+    for name, tensor in tensors.items():
+        if current and current_bytes + tensor.nbytes > max_bytes:
+            shards.append(current)
+            current, current_bytes = {}, 0
+        current[name] = tensor
+        current_bytes += tensor.nbytes
+    return shards + [current] if current else shards
+
+
+def make_readable(directory: pathlib.Path) -> None:
+    """Files 0644 and directories 0755 under (and including) `directory` (orbax and safetensors may write 0600)."""
+    directory.chmod(0o755)
+    for entry in directory.rglob("*"):
+        entry.chmod(0o755 if entry.is_dir() else 0o644)
+
+
+def save_hf_model(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder, *, max_shard_size: int | str = "5GB",
+                  tokenizer: str | None = None) -> list[str]:
+    """Write a Hugging Face model directory `path`; returns notes for the user (e.g. a tokenizer that was skipped).
+
+    `tokenizer` is the run's `data.tokenizer` (a tokenizer.json, a directory holding one, or "byte"): its
+    tokenizer.json and tokenizer_config.json are copied beside the weights and its BOS/EOS ids written into
+    config.json and generation_config.json. The byte tokenizer has no Hugging Face form and is skipped with a note.
+    """
+    directory = pathlib.Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    shards = _shards(_hf_tensors(cfg, model), parse_size(max_shard_size))
+    if len(shards) == 1:
+        save_file(shards[0], str(directory / "model.safetensors"), metadata={"format": "pt"})
+    else:
+        weight_map, total = {}, 0
+        for i, shard in enumerate(shards, start=1):
+            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            save_file(shard, str(directory / name), metadata={"format": "pt"})
+            weight_map.update(dict.fromkeys(shard, name))
+            total += sum(t.nbytes for t in shard.values())
+        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+    special_ids, notes = _copy_tokenizer(tokenizer, directory)
+    hf_config = {**config_to_hf(cfg), **special_ids}
+    (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+    generation = {"_from_model_config": True, **special_ids}
+    (directory / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+    make_readable(directory)
+    return notes
+
+
+def _copy_tokenizer(spec: str | None, directory: pathlib.Path) -> tuple[dict, list[str]]:
+    """Copy the tokenizer files of `spec` into `directory`; ({bos_token_id, eos_token_id, pad_token_id}, notes)."""
+    from rlpjax.data.tokenizer import load_tokenizer, tokenizer_json_path
+
+    if not spec:
+        return {}, ["no tokenizer given: the export has no tokenizer files"]
+    if spec == "byte":
+        return {}, ["the byte tokenizer has no Hugging Face form: the export has no tokenizer files"]
+    source = tokenizer_json_path(spec)
+    tok = load_tokenizer(spec)
+    shutil.copyfile(source, directory / "tokenizer.json")
+    config_file = source.parent / "tokenizer_config.json"
+    if config_file.is_file():
+        shutil.copyfile(config_file, directory / "tokenizer_config.json")
+    else:  # a bare tokenizer.json: name its special tokens so transformers' AutoTokenizer finds them
+        names = {key: tok.decode([i]) for key, i in (("bos_token", tok.bos_id), ("eos_token", tok.eos_id),
+                                                     ("pad_token", tok.pad_id)) if i is not None}
+        config = {"tokenizer_class": "PreTrainedTokenizerFast", "add_bos_token": tok.add_bos,
+                  "add_eos_token": tok.add_eos, **names}
+        (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    ids = {"bos_token_id": tok.bos_id, "eos_token_id": tok.eos_id, "pad_token_id": tok.pad_id}
+    return {key: i for key, i in ids.items() if i is not None}, []

@@ -1,4 +1,5 @@
-"""The rlpjax model directory: `model_config.json` (ModelConfig) + `params/` (orbax checkpoint of the params).
+"""The rlpjax model directory: `model_config.json` (ModelConfig) + `params/` (orbax checkpoint of the params), and
+`load_run_model`, the policy of a training run directory (`config.json` + `checkpoints/<step>/state`).
 
 Used by `rlpjax convert` and by the trainer's `init_from`. Parameters are saved as a pure dict of arrays, so the
 directory can be restored onto any mesh (each array is read straight into its sharding).
@@ -36,6 +37,9 @@ def save_model_dir(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder) -
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(directory / PARAMS_DIR, nnx.state(model, nnx.Param).to_pure_dict())
     checkpointer.wait_until_finished()
+    from rlpjax.model.hf import make_readable
+
+    make_readable(directory)
 
 
 def load_model_dir(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = None, **config_overrides):
@@ -61,3 +65,48 @@ def load_model_dir(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = No
     restored = ocp.StandardCheckpointer().restore(directory / PARAMS_DIR, target)
     nnx.replace_by_pure_dict(abstract_state, restored)
     return cfg, nnx.merge(graphdef, abstract_state)
+
+
+def load_run_model(run_dir: str | pathlib.Path, step: int | None = None):
+    """(ModelConfig, Decoder, step, data.tokenizer) of a training run: its `config.json` model section with the
+    vocabulary the run trained with (RLP grows it by the thought tokens; read from the checkpoint's embedding
+    shape), the params of step `step` (default: the newest readable one) and the run's tokenizer spec."""
+    import dataclasses
+
+    import numpy as np
+
+    from rlpjax.train.init import params_from_checkpoints
+
+    directory = pathlib.Path(run_dir).absolute()
+    config_file = directory / "config.json"
+    if not config_file.is_file() or not (directory / "checkpoints").is_dir():
+        raise ConfigError(f"{directory} is not a training run directory (config.json + checkpoints/); "
+                          "pass RUN_DIR[@STEP] of an rlpjax train run")
+    run_config = json.loads(config_file.read_text())
+    cfg = from_dict(ModelConfig, run_config["model"])
+    steps = [step] if step is not None else None
+    vocab_size = _checkpoint_vocab(directory / "checkpoints", steps)
+    cfg = dataclasses.replace(cfg, vocab_size=vocab_size)
+    validate_model_config(cfg)
+    graphdef, abstract_state = nnx.split(nnx.eval_shape(lambda: Decoder(cfg, rngs=nnx.Rngs(0))))
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    template = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
+                            nnx.state(abstract_state, nnx.Param))
+    found_step, params = params_from_checkpoints(directory / "checkpoints", template, steps)
+    nnx.replace_by_pure_dict(abstract_state, jax.tree.map(np.asarray, params.to_pure_dict()))
+    tokenizer = run_config.get("data", {}).get("tokenizer")
+    return cfg, nnx.merge(graphdef, abstract_state), found_step, tokenizer
+
+
+def _checkpoint_vocab(checkpoint_dir: pathlib.Path, steps: list[int] | None) -> int:
+    """The vocabulary size of the embedding saved in the newest (or the given) step."""
+    available = sorted(ocp.CheckpointManager(checkpoint_dir).all_steps())
+    for step in reversed(steps or available):
+        if step not in available:
+            raise ConfigError(f"{checkpoint_dir} has no checkpoint step {step}; it has {available}")
+        try:
+            tree = ocp.PyTreeCheckpointer().metadata(checkpoint_dir / str(step) / "state").item_metadata.tree
+            return int(tree["params"]["embed_vd"]["value"].shape[0])
+        except Exception:  # an unreadable step: params_from_checkpoints warns about it and moves on
+            continue
+    raise ConfigError(f"{checkpoint_dir} holds no readable checkpoint; the run saved no step yet")

@@ -1,9 +1,16 @@
 """`run.init_from`: start training from an rlpjax model directory, a training run's checkpoint, or a Hugging Face
-model directory. The loaded parameters replace the freshly initialised ones leaf by leaf, keeping their shardings.
+model directory (or a Hugging Face Hub id, resolved to its local snapshot). The loaded parameters replace the freshly
+initialised ones leaf by leaf, keeping their shardings.
+
+`model_config_for_init(cfg)` decides the model section before the model is built: from a Hugging Face or rlpjax
+model directory the architecture is taken from its config (the configured one need not match by hand), while the
+run keeps its runtime fields (`RUNTIME_FIELDS`: dtypes, scan_layers, remat_policy, max_seq_len, init_std).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import pathlib
 import warnings
 
@@ -11,12 +18,48 @@ import jax
 from flax import nnx
 
 from rlpjax.config import ModelConfig
-from rlpjax.config_io import ConfigError
+from rlpjax.config_io import ConfigError, from_dict
+
+RUNTIME_FIELDS = ("param_dtype", "compute_dtype", "scan_layers", "remat_policy", "max_seq_len", "init_std")
+"""ModelConfig fields that do not change the weights: the run's values are kept over the init_from model's."""
+
+
+def model_config_for_init(cfg) -> ModelConfig:
+    """The model section to build for `cfg` (a Config): `cfg.model` unless `run.init_from` is a Hugging Face or
+    rlpjax model directory, whose architecture then replaces the configured one (runtime fields kept; one printed
+    line says what was taken and which configured fields it overrode)."""
+    if not cfg.run.init_from:
+        return cfg.model
+    from rlpjax.data.tokenizer import resolve_local
+
+    root = pathlib.Path(resolve_local(cfg.run.init_from, "run.init_from"))
+    if (root / "model_config.json").is_file():
+        source = root / "model_config.json"
+        found = from_dict(ModelConfig, json.loads(source.read_text()))
+    elif (root / "config.json").is_file() and any(root.glob("*.safetensors")):
+        from rlpjax.model.hf import config_from_hf
+
+        source = root / "config.json"
+        found = config_from_hf(json.loads(source.read_text()), str(source))
+    else:  # a run directory (or an error load_initial_params reports): its model section must match already
+        return cfg.model
+    chosen = dataclasses.replace(found, **{name: getattr(cfg.model, name) for name in RUNTIME_FIELDS})
+    overridden = [f"{f.name}: {getattr(cfg.model, f.name)!r} -> {getattr(chosen, f.name)!r}"
+                  for f in dataclasses.fields(ModelConfig)
+                  if getattr(cfg.model, f.name) != getattr(chosen, f.name)
+                  and getattr(cfg.model, f.name) != f.default]
+    replaced = f"; configured values replaced: {'; '.join(overridden)}" if overridden else ""
+    print(f"[rlpjax] run.init_from: model architecture taken from {source} ({chosen.family}, {chosen.num_layers} "
+          f"layers, hidden {chosen.hidden_size}, vocab {chosen.vocab_size}); runtime fields kept from the run "
+          f"({', '.join(RUNTIME_FIELDS)}){replaced}")
+    return chosen
 
 
 def load_initial_params(path: str, model_cfg: ModelConfig, params_template):
     """Parameters read from `path`, placed like `params_template` (an nnx.State of the configured model)."""
-    root = pathlib.Path(path)
+    from rlpjax.data.tokenizer import resolve_local
+
+    root = pathlib.Path(resolve_local(path, "run.init_from"))
     if not root.exists():
         raise ConfigError(f"run.init_from {path!r} does not exist; give an rlpjax model directory, a run directory "
                           "or a Hugging Face model directory")
@@ -56,12 +99,18 @@ def _mesh_of(params_template):
 def _params_from_run(checkpoint_dir: pathlib.Path, params_template):
     """The policy parameters of the run's newest good checkpoint (optimizer state, EMA and data position are not
     read: a run started from another run's weights begins its own schedule)."""
-    import orbax.checkpoint as ocp
-
     from rlpjax.train.checkpoint import abstract_like
 
-    steps = sorted(ocp.CheckpointManager(checkpoint_dir.absolute()).all_steps())
-    target = {"params": abstract_like(params_template)}
+    return params_from_checkpoints(checkpoint_dir, abstract_like(params_template))[1]
+
+
+def params_from_checkpoints(checkpoint_dir: pathlib.Path, target, steps: list[int] | None = None):
+    """(step, params) of the newest readable step among `steps` (default: all) of a run's checkpoint directory,
+    restored onto `target` (ShapeDtypeStructs with shardings); an unreadable step warns and the one before is used."""
+    import orbax.checkpoint as ocp
+
+    steps = steps or sorted(ocp.CheckpointManager(checkpoint_dir.absolute()).all_steps())
+    target = {"params": target}
     for step in reversed(steps):
         try:
             restored = ocp.PyTreeCheckpointer().restore(
@@ -69,11 +118,11 @@ def _params_from_run(checkpoint_dir: pathlib.Path, params_template):
                 args=ocp.args.PyTreeRestore(item=target, partial_restore=True,
                                             restore_args=ocp.checkpoint_utils.construct_restore_args(target)))
         except Exception as err:  # an unreadable step: warn and use the one before, as a resume would
-            warnings.warn(f"run.init_from: checkpoint step {step} in {checkpoint_dir} is unreadable "
+            warnings.warn(f"checkpoint step {step} in {checkpoint_dir} is unreadable "
                           f"({type(err).__name__}); trying the previous step", RuntimeWarning, stacklevel=2)
             continue
-        return restored["params"]
-    raise ConfigError(f"run.init_from {str(checkpoint_dir)!r} holds no readable checkpoint; point it at a run "
+        return step, restored["params"]
+    raise ConfigError(f"{str(checkpoint_dir)!r} holds no readable checkpoint; point at a run "
                       "directory that saved at least one step")
 
 
