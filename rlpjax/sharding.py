@@ -1,7 +1,10 @@
-"""The device mesh and the ONE table of logical-axis rules.
+"""The device mesh and the ONE table of logical-axis rules (parameters and activations).
 
-Every parameter carries `logical_axes` metadata (e.g. `("embed", "mlp")`); `LOGICAL_AXIS_RULES` maps each logical
-name to mesh axes. All sharding intent of the project lives in that table: change it here, nowhere else.
+Every parameter carries `logical_axes` metadata (e.g. `("embed", "mlp")`); the model constrains its activations with
+`act_*` logical names (e.g. `("act_batch", "act_length", "act_vocab")` on the logits). `LOGICAL_AXIS_RULES` maps
+each logical name to mesh axes. All sharding intent of the project lives in that table: change it here, nowhere else.
+Parameters are stored split over fsdp ("embed"); activations keep the batch split over data x fsdp and the embedding
+replicated, so under fsdp XLA gathers the weights, not the batch.
 
 A logical axis is only sharded when its size divides by the product of its mesh axes (otherwise it is replicated,
 e.g. a single KV head on a 2-way tensor axis), and a mesh axis is used at most once per array.
@@ -13,12 +16,25 @@ e.g. a single KV head on a 2-way tensor axis), and a mesh axis is used at most o
 - `state_shardings(state, mesh)`: the `NamedSharding` of every variable of an nnx state (params or optimizer state,
   whose variables inherit the params' metadata), for `jax.jit(in_shardings=..., out_shardings=...)`.
 - `create_sharded_model(cfg, mesh, seed)`: a `Decoder` whose parameters are born sharded (no host copy).
+
+Activation sharding: `constrain(x, logical_axes)` applies `jax.lax.with_sharding_constraint` by the rules table when
+an activation mesh is active and is the identity otherwise (single-device tests, eager calls). A caller turns it on
+by wrapping the function it jits:
+
+    jitted = jax.jit(activation_sharded(step, mesh), in_shardings=..., out_shardings=...)
+
+`activation_sharded` enters `activation_mesh(mesh)` inside the function, i.e. while jit traces it, so every trace
+(the first call, a retrace, `.lower()`) sees the mesh; the compiled program carries the constraints and runs
+without any context. `with activation_mesh(mesh): ...` is the same switch for code that is traced in its body.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -42,8 +58,20 @@ LOGICAL_AXIS_RULES: dict[str, tuple[str, ...]] = {
     "mlp": ("tensor",),
     "layers": (),
     "norm": (),
+    "act_batch": ("data", "fsdp"),
+    "act_length": (),
+    "act_embed": (),
+    "act_heads": ("tensor",),
+    "act_kv_heads": ("tensor",),
+    "act_head_dim": (),
+    "act_mlp": ("tensor",),
+    "act_vocab": ("tensor",),
 }
-"""Logical axis name -> mesh axes it is split over (empty: replicated)."""
+"""Logical axis name -> mesh axes it is split over (empty: replicated). `act_*` names are activation axes (batch
+rows, or the documents of a shared prefix, on `act_batch`; cache slots on `act_length`)."""
+
+_ACTIVATION_MESH: contextvars.ContextVar[Mesh | None] = contextvars.ContextVar("activation_mesh", default=None)
+"""The mesh `constrain` shards activations on (None: constraints are off)."""
 
 
 def make_mesh(mesh_cfg: MeshConfig, devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -87,6 +115,35 @@ def logical_to_spec(logical_axes: Sequence[str | None], shape: Sequence[int], me
         used.update(axes)
         spec.append(axes[0] if len(axes) == 1 else axes)
     return PartitionSpec(*spec)
+
+
+@contextlib.contextmanager
+def activation_mesh(mesh: Mesh | None) -> Iterator[None]:
+    """Within the block, `constrain` shards activations on `mesh` (None turns the constraints off)."""
+    token = _ACTIVATION_MESH.set(mesh)
+    try:
+        yield
+    finally:
+        _ACTIVATION_MESH.reset(token)
+
+
+def activation_sharded(fn: Callable, mesh: Mesh) -> Callable:
+    """`fn` running under `activation_mesh(mesh)`: wrap a step with it before `jax.jit` to shard its activations."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with activation_mesh(mesh):
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def constrain(x: jax.Array, logical_axes: Sequence[str | None]) -> jax.Array:
+    """`x` constrained to the sharding of its logical axes on the active activation mesh; `x` itself when none."""
+    mesh = _ACTIVATION_MESH.get()
+    if mesh is None:
+        return x
+    return jax.lax.with_sharding_constraint(x, named_sharding(logical_axes, x.shape, mesh))
 
 
 def named_sharding(logical_axes: Sequence[str | None], shape: Sequence[int], mesh: Mesh) -> NamedSharding:

@@ -9,6 +9,10 @@ Two entry points share one block and one attention kernel (`attention.attend`):
 - `model(tokens_bt, positions_bt, segment_ids_bt, return_kv=False)`: teacher-forced (packed or padded rows);
 - `model.extend(tokens_bt, cache, num_new_b=None, prefix=None)`: append tokens to a `KVCache` (prefill, decode,
   and with a `PrefixKV` the branch mode of RLP).
+
+Activations are constrained with `rlpjax.sharding.constrain` at the block boundaries (residual stream), on q / k / v,
+the attention output, the MLP hidden, the logits and the caches; the constraints act only under an activation mesh
+(`rlpjax.sharding.activation_sharded`), so single-device and eager calls are unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ from rlpjax.model.attention import attend, cache_mask, prefix_mask, segment_caus
 from rlpjax.model.kv_cache import KVCache, PrefixKV, write_rows
 from rlpjax.model.layers import dtype_of, normal_param, param, rms_norm, swiglu_mlp
 from rlpjax.model.rope import apply_rope, rope_angles
+from rlpjax.sharding import constrain
+
+RESIDUAL_AXES = ("act_batch", "act_length", "act_embed")
+"""Logical axes of the residual stream [batch, time, hidden] at block boundaries."""
+HEADS_AXES = ("act_batch", "act_length", "act_heads", "act_head_dim")
+"""Logical axes of queries and attention outputs [batch, time, heads, head_dim]."""
+KV_AXES = ("act_batch", "act_length", "act_kv_heads", "act_head_dim")
+"""Logical axes of one layer's keys / values [batch (or prefix docs), time or slots, kv_heads, head_dim]."""
+CACHE_AXES = ("layers",) + KV_AXES
+"""Logical axes of stacked caches [layers, batch, slots, kv_heads, head_dim]."""
 
 FAMILIES = ("llama", "qwen2", "qwen3")
 """Supported architecture families."""
@@ -172,7 +186,8 @@ class Decoder(nnx.Module):
         )
         added_b = jnp.full_like(cache.lengths, time) if num_new_b is None else num_new_b.astype(jnp.int32)
         out_btx = self._final_norm(x_btd) if return_hidden else self._logits(x_btd)
-        return out_btx, KVCache(kv[0], kv[1], cache.lengths + added_b)
+        k, v = (constrain(a, CACHE_AXES) for a in kv)
+        return out_btx, KVCache(k, v, cache.lengths + added_b)
 
     def init_cache(self, batch: int, max_len: int) -> KVCache:
         """An empty `KVCache` for `batch` rows of `max_len` slots, in the compute dtype."""
@@ -198,8 +213,8 @@ class Decoder(nnx.Module):
         return rms_norm(x_btd, self.final_norm_d[...], self.cfg.rms_norm_eps)
 
     def _logits(self, x_btd: jnp.ndarray) -> jnp.ndarray:
-        """Final norm and output projection, float32 logits [batch, time, vocab]."""
-        return self.logits_from_hidden(self._final_norm(x_btd))
+        """Final norm and output projection, float32 logits [batch, time, vocab] (batch x vocab split)."""
+        return constrain(self.logits_from_hidden(self._final_norm(x_btd)), ("act_batch", "act_length", "act_vocab"))
 
     def _run_layers(
         self,
@@ -215,7 +230,7 @@ class Decoder(nnx.Module):
         """Embed and run all blocks; returns (residual stream [batch, time, hidden], (k, v) per layer or None)."""
         cfg = self.cfg
         compute = dtype_of(cfg.compute_dtype)
-        x_btd = jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute)
+        x_btd = constrain(jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute), RESIDUAL_AXES)
         cos_bth, sin_bth = rope_angles(positions_bt, cfg.head_dim, cfg.rope_theta)
         prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.k.shape[2])
 
@@ -231,23 +246,24 @@ class Decoder(nnx.Module):
             if cfg.qk_norm:
                 q_btnh = rms_norm(q_btnh, p["q_norm_lh"], cfg.rms_norm_eps)
                 k_btkh = rms_norm(k_btkh, p["k_norm_lh"], cfg.rms_norm_eps)
-            q_btnh = apply_rope(q_btnh, cos_bth, sin_bth)
-            k_btkh = apply_rope(k_btkh, cos_bth, sin_bth)
+            q_btnh = constrain(apply_rope(q_btnh, cos_bth, sin_bth), HEADS_AXES)
+            k_btkh = constrain(apply_rope(k_btkh, cos_bth, sin_bth), KV_AXES)
+            v_btkh = constrain(v_btkh, KV_AXES)
             if cache_l is not None:
-                k_btkh = write_rows(cache_l[0], k_btkh, write_start_b)
-                v_btkh = write_rows(cache_l[1], v_btkh, write_start_b)
+                k_btkh = constrain(write_rows(cache_l[0], k_btkh, write_start_b), KV_AXES)
+                v_btkh = constrain(write_rows(cache_l[1], v_btkh, write_start_b), KV_AXES)
             prefix_args = None if prefix_l is None else (prefix_l[0], prefix_l[1], prefix_mask_bp)
-            attn_btnh = attend(q_btnh, k_btkh, v_btkh, own_mask_bqs, prefix_args)
-            x_btd = x_btd + jnp.einsum("btnh,nhd->btd", attn_btnh, p["o_weight_lnhd"])
+            attn_btnh = constrain(attend(q_btnh, k_btkh, v_btkh, own_mask_bqs, prefix_args), HEADS_AXES)
+            x_btd = constrain(x_btd + jnp.einsum("btnh,nhd->btd", attn_btnh, p["o_weight_lnhd"]), RESIDUAL_AXES)
             h_btd = rms_norm(x_btd, p["mlp_norm_ld"], cfg.rms_norm_eps)
             x_btd = x_btd + swiglu_mlp(h_btd, p["gate_weight_ldf"], p["up_weight_ldf"], p["down_weight_lfd"])
-            return x_btd, ((k_btkh, v_btkh) if keep_kv else None)
+            return constrain(x_btd, RESIDUAL_AXES), ((k_btkh, v_btkh) if keep_kv else None)
 
         block = _remat(block, cfg.remat_policy)
         layer_inputs = (
             self.layers.stacked(),
-            cache_kv,
-            None if prefix is None else (prefix.k, prefix.v),
+            None if cache_kv is None else tuple(constrain(a, CACHE_AXES) for a in cache_kv),
+            None if prefix is None else (constrain(prefix.k, CACHE_AXES), constrain(prefix.v, CACHE_AXES)),
         )
         if cfg.scan_layers:
             return jax.lax.scan(block, x_btd, layer_inputs)

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rlpjax.sharding import constrain
+
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 """Config dtype names -> JAX dtypes."""
 
@@ -42,4 +44,5 @@ def swiglu_mlp(h_btd: jnp.ndarray, gate_df: jnp.ndarray, up_df: jnp.ndarray, dow
     """down(silu(h @ gate) * (h @ up)): the Llama/Qwen feed-forward block."""
     gate_btf = jnp.einsum("btd,df->btf", h_btd, gate_df)
     up_btf = jnp.einsum("btd,df->btf", h_btd, up_df)
-    return jnp.einsum("btf,fd->btd", jax.nn.silu(gate_btf) * up_btf, down_fd)
+    hidden_btf = constrain(jax.nn.silu(gate_btf) * up_btf, ("act_batch", "act_length", "act_mlp"))
+    return jnp.einsum("btf,fd->btd", hidden_btf, down_fd)
