@@ -33,14 +33,26 @@ def learning_rate_schedule(opt: OptimizerConfig, total_steps: int) -> optax.Sche
     return optax.join_schedules([optax.linear_schedule(0.0, peak, warmup), after], [warmup])
 
 
+def decays(name: str, decay_embeddings: bool) -> bool:
+    """Whether the parameter named `name` (its last path component, e.g. `attn_norm_ld`) gets weight decay, by ROLE,
+    not by ndim: the per-layer norms and biases are stacked [layers, ...] and so have ndim >= 2, yet never decay.
+    Norms (`*norm*`) and biases (`*bias*`) never decay; the input embedding (`embed_*`) only with
+    `decay_embeddings`; every other parameter is a weight matrix and decays, `lm_head_dv` included (an untied output
+    projection is a linear layer like any other; with tied embeddings there is no `lm_head_dv` and the embedding
+    rule applies)."""
+    if "norm" in name or "bias" in name:
+        return False
+    if name.startswith("embed"):
+        return decay_embeddings
+    return True
+
+
 def weight_decay_mask(params, decay_embeddings: bool):
-    """True for parameters that get weight decay: matrices (ndim >= 2), embeddings only if asked."""
-    def decays(path, leaf) -> bool:
-        names = "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path).lower()
-        if "embed" in names and not decay_embeddings:
-            return False
-        return getattr(leaf, "ndim", 0) >= 2
-    return jax.tree_util.tree_map_with_path(decays, params)
+    """A tree like `params` of bools: True where the parameter gets weight decay (see `decays`)."""
+    def leaf_decays(path, _leaf) -> bool:
+        keys = [str(getattr(k, "key", getattr(k, "name", k))) for k in path]
+        return decays([k for k in keys if k != "value"][-1].lower(), decay_embeddings)
+    return jax.tree_util.tree_map_with_path(leaf_decays, params)
 
 
 def make_optimizer(opt: OptimizerConfig, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:

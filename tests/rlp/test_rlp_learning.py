@@ -7,10 +7,17 @@ The toy world (token ids are bytes: digits '0'..'9', '|' as separator, rlpjax's 
   is unpredictable: S_ema is about log(0.5/10)), half `BOS a1..a4 | <think> X </think> Y` with Y = X 70% of the time.
   The model thus trusts thoughts, but nothing taught it what to think: X is random in every pre-training row.
 - Before RLP the thoughts are random digits and, with the group baseline, the mean reward starts near zero (about
-  -0.2 with this seed: a wrong thought costs a little, a right one, 1 in 10, gains about +2.4). Only by learning to
-  think "X = a4" can the policy raise it; always right gives about +2.4.
-Thresholds: the first 5 steps' mean reward must be within 0.5 of zero, the last 5 steps' above 1.5: that needs the
-thought to be right in well over half the samples (5x chance). Observed with this seed: -0.24 -> 2.24 in 60 steps.
+  -0.2 on one x86 CPU, 0.5 on an AMD EPYC: a wrong thought costs a little, a right one, 1 in 10, gains about +2.4).
+  Only by learning to think "X = a4" can the policy raise it; always right gives about +2.4.
+Thresholds. XLA's CPU code differs between processors, and over 550 pre-training steps that changes the model RLP
+starts from: the mean reward of the first 5 steps was -0.24 on one x86 CPU and 0.48 on an AMD EPYC (last 5: 2.24
+and 0.97), so no fixed level holds on both. The test therefore asserts a RISE: the last 10 steps' mean reward
+exceeds the first 10 steps' by more than 3 standard errors of that difference, the standard error estimated from
+the spread of the per-step rewards inside the two windows (pooled; a trend inside a window only inflates it, which
+makes the margin conservative). With learning switched off (lr 0) the two windows have the same expectation, so a
+rise above 3 standard errors is a <0.2% accident. Observed on an AMD EPYC: rise 0.42 against a margin 0.28; with the
+RLP learning rate set to 0 the test fails (rise -0.04, margin 0.07). The start must also be far from the
+always-right +2.4 (below 1.2, halfway): the policy has not already learned the answer before RLP.
 """
 
 
@@ -97,6 +104,9 @@ def test_rlp_raises_the_information_gain_reward():
         rollout_batch = sample_and_score(state, _rlp_documents(rng, 16), jax.random.PRNGKey(step))
         state, metrics = update(state, rollout_batch)
         rewards.append(float(metrics["reward_mean"]))
-    first, last = np.mean(rewards[:5]), np.mean(rewards[-5:])
-    assert abs(first) < 0.5, f"the reward should start near zero, got {first:.3f}"
-    assert last > 1.5, f"RLP did not raise the reward: first {first:.3f}, last {last:.3f} ({rewards})"
+    first_10, last_10 = np.asarray(rewards[:10]), np.asarray(rewards[-10:])
+    pooled_std = np.sqrt((first_10.var(ddof=1) + last_10.var(ddof=1)) / 2)
+    margin = 3 * pooled_std * np.sqrt(2 / 10)  # 3 standard errors of a difference of two 10-step means
+    rise = last_10.mean() - first_10.mean()
+    assert first_10.mean() < 1.2, f"the policy already thinks the answer before RLP: {first_10.mean():.3f}"
+    assert rise > margin, f"RLP did not raise the reward: rise {rise:.3f}, margin {margin:.3f} ({rewards})"
