@@ -6,8 +6,11 @@ row has emitted a stop token or `max_new_tokens`. It returns the tokens and, for
 
 - `logprobs_sampling`: under the distribution actually sampled from (temperature, top-k and top-p applied), the
   behaviour policy's log-prob as PPO-style ratios need it when sampling is tempered;
-- `logprobs_model`: under the model itself (temperature 1, full vocabulary), which a teacher-forced forward
-  recomputes exactly (tested).
+- `logprobs_model`: under the model over the full vocabulary at `score_temperature` (default 1: the model itself),
+  which a teacher-forced forward recomputes exactly (tested).
+
+`key` is one key, or one key per row ([batch] typed or [batch, 2] raw keys): then row b's draws depend only on its
+own key, so a batch split into parts samples exactly what the whole batch samples.
 
 With `prefix` (a `PrefixKV`), rows are RLP branches: row r continues document r // N after its first
 `prefix.lengths[r]` tokens, attending to the shared document cache without copying it.
@@ -41,6 +44,11 @@ class SamplingSettings:
     """Token ids that end a row (the stop token itself is kept and counted)."""
     pad_id: int = 0
     """Id written after a row has stopped."""
+    min_new_tokens: int = 0
+    """The stop tokens are masked out (probability 0, in both log-probs) until a row has this many tokens."""
+    score_temperature: float = 1.0
+    """Temperature of `logprobs_model_bl`: log softmax(logits / score_temperature) over the full vocabulary (1: the
+    model itself; the RLP rollout passes its sampling temperature, the tempered distribution TRL scores)."""
 
 
 @jax.tree_util.register_dataclass
@@ -55,7 +63,7 @@ class SampleOutput:
     logprobs_sampling_bl: jax.Array
     """[batch, max_new_tokens] float32 log-probs under the tempered / truncated sampling distribution."""
     logprobs_model_bl: jax.Array
-    """[batch, max_new_tokens] float32 log-probs under the model (temperature 1)."""
+    """[batch, max_new_tokens] float32 log-probs under the model at `score_temperature` (full vocabulary)."""
     stopped_b: jax.Array
     """[batch] bool: the row ended with a stop token (False: cut at max_new_tokens)."""
 
@@ -76,17 +84,35 @@ def sampling_logits(logits_bv: jax.Array, settings: SamplingSettings) -> jax.Arr
     return logits_bv
 
 
-def _choose(logits_bv: jax.Array, key: jax.Array, settings: SamplingSettings):
-    """(token [batch], log-prob under the sampling distribution, log-prob under the model)."""
+def _choose(logits_bv: jax.Array, key: jax.Array, settings: SamplingSettings, step: jax.Array):
+    """(token [batch], log-prob under the sampling distribution, log-prob at `score_temperature`).
+
+    `key` is one key, or [batch] keys (row b draws with fold_in(key_b, step)). Before `min_new_tokens` tokens the
+    stop tokens' logits are -inf.
+    """
+    logits_bv = logits_bv.astype(jnp.float32)
+    if settings.min_new_tokens > 0 and settings.stop_tokens:
+        stop_v = jnp.isin(jnp.arange(logits_bv.shape[-1]), jnp.asarray(settings.stop_tokens))
+        logits_bv = jnp.where((step < settings.min_new_tokens) & stop_v, -jnp.inf, logits_bv)
     if settings.temperature == 0.0:
         token_b = jnp.argmax(logits_bv, axis=-1).astype(jnp.int32)
         logp_sampling_b = jnp.zeros(token_b.shape, jnp.float32)
     else:
         tempered_bv = sampling_logits(logits_bv, settings)
-        token_b = jax.random.categorical(key, tempered_bv, axis=-1).astype(jnp.int32)
+        if _per_row(key):
+            draw = lambda k, l: jax.random.categorical(jax.random.fold_in(k, step), l)  # noqa: E731
+            token_b = jax.vmap(draw)(key, tempered_bv).astype(jnp.int32)
+        else:
+            token_b = jax.random.categorical(key, tempered_bv, axis=-1).astype(jnp.int32)
         logp_sampling_b = _gather(jax.nn.log_softmax(tempered_bv, axis=-1), token_b)
-    logp_model_b = _gather(jax.nn.log_softmax(logits_bv.astype(jnp.float32), axis=-1), token_b)
+    logp_model_b = _gather(jax.nn.log_softmax(logits_bv / settings.score_temperature, axis=-1), token_b)
     return token_b, logp_sampling_b, logp_model_b
+
+
+def _per_row(key: jax.Array) -> bool:
+    """True for a batch of keys ([batch] typed or [batch, 2] raw), False for one key."""
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    return key.ndim == (1 if typed else 2)
 
 
 def _gather(values_bv: jax.Array, index_b: jax.Array) -> jax.Array:
@@ -125,8 +151,8 @@ def sample_with_cache(model, prompt_tokens_bt: jax.Array, prompt_lengths_b: jax.
 
     def decode_one(carry):
         i, cache, logits_bv, out, done_b, key = carry
-        key, step_key = jax.random.split(key)
-        token_b, logp_sampling_b, logp_model_b = _choose(logits_bv, step_key, settings)
+        key, step_key = (key, key) if _per_row(key) else jax.random.split(key)
+        token_b, logp_sampling_b, logp_model_b = _choose(logits_bv, step_key, settings, i)
         live_b = ~done_b
         out = SampleOutput(
             tokens_bl=out.tokens_bl.at[:, i].set(jnp.where(live_b, token_b, settings.pad_id)),

@@ -110,3 +110,39 @@ def test_sampling_logits_match_numpy_truncation():
         finite = np.isfinite(expected)
         np.testing.assert_array_equal(np.isfinite(ours[row]), finite)
         np.testing.assert_allclose(ours[row][finite], expected[finite], atol=1e-5)
+
+
+def test_per_row_keys_sample_the_same_in_any_split(model_parts):
+    """With one key per row, sampling rows 0-1 and 2-3 separately gives what sampling all four at once gives."""
+    graphdef, params = model_parts
+    prompts = jnp.asarray([[3, 5, 7], [2, 4, 0], [8, 1, 6], [9, 0, 0]], jnp.int32)
+    lengths = jnp.asarray([3, 2, 3, 1], jnp.int32)
+    keys = jax.vmap(jax.random.fold_in, (None, 0))(jax.random.PRNGKey(4), jnp.arange(4))
+    settings = SamplingSettings(max_new_tokens=6, temperature=1.0)
+    whole = sample(graphdef, params, prompts, lengths, keys, settings)
+    parts = [sample(graphdef, params, prompts[i:i + 2], lengths[i:i + 2], keys[i:i + 2], settings) for i in (0, 2)]
+    np.testing.assert_array_equal(np.asarray(whole.tokens_bl), np.concatenate([p.tokens_bl for p in parts]))
+    other = sample(graphdef, params, prompts, lengths, keys[::-1], settings)
+    assert not np.array_equal(np.asarray(other.tokens_bl), np.asarray(whole.tokens_bl))  # the keys matter
+
+
+def test_min_new_tokens_masks_the_stop_token(model_parts):
+    """Greedy decoding with the stop token set to the greedy first token: it stops at once without the mask, and
+    with min_new_tokens=3 the first 3 tokens are not the stop token and equal the greedy choice among the rest."""
+    graphdef, params = model_parts
+    model = nnx.merge(graphdef, params)
+    prompt = jnp.asarray([[3, 5, 7]], jnp.int32)
+    first = int(jnp.argmax(model(prompt)[0, -1]))
+    settings = SamplingSettings(max_new_tokens=6, temperature=0.0, stop_tokens=(first,))
+    free = sample(graphdef, params, prompt, jnp.asarray([3]), jax.random.PRNGKey(0), settings)
+    assert int(free.lengths_b[0]) == 1 and bool(free.stopped_b[0])
+    masked = sample(graphdef, params, prompt, jnp.asarray([3]), jax.random.PRNGKey(0),
+                    SamplingSettings(max_new_tokens=6, temperature=0.0, stop_tokens=(first,), min_new_tokens=3))
+    tokens = [int(t) for t in masked.tokens_bl[0]]
+    assert first not in tokens[:3]
+    seq = [3, 5, 7]
+    for token in tokens[:3]:  # independent greedy decode with the stop token's logit removed
+        logits = np.array(model(jnp.asarray([seq], jnp.int32))[0, -1])
+        logits[first] = -np.inf
+        assert token == int(np.argmax(logits))
+        seq.append(token)

@@ -43,7 +43,8 @@ def ntp_loss(
 
     logits_btv: [B, T, V] (any float dtype; reduced in float32); tokens_bt, segment_ids_bt: [B, T] int.
     Metrics: loss (with the z-loss), nll (cross-entropy alone), perplexity = exp(nll), z_loss (mean (log Z)^2,
-    unweighted), num_tokens (sum of the prediction weights).
+    unweighted), num_tokens (sum of the prediction weights) and loss_weight (the same count: gradient accumulation
+    weighs each micro-batch by it, see train.update).
     """
     weights_bt = next_token_weights(segment_ids_bt, loss_mask_bt)
     logp_bt, logz_bt = target_logprobs(logits_btv[:, :-1], tokens_bt[:, 1:])
@@ -57,5 +58,6 @@ def ntp_loss(
         "perplexity": jnp.exp(nll),
         "z_loss": z_loss,
         "num_tokens": num_tokens,
+        "loss_weight": num_tokens,
     }
     return loss, metrics

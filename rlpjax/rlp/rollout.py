@@ -19,8 +19,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rlpjax.config_io import ConfigError
 from rlpjax.model.kv_cache import KVCache, PrefixKV
-from rlpjax.objectives.logprobs import target_logprobs
+from rlpjax.objectives.logprobs import hidden_logprobs
 from rlpjax.objectives.positions import select_positions
 from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
 
@@ -42,30 +43,82 @@ class RolloutSettings:
     pad_id: int
     shared_prefix: bool = True
     with_reference: bool = False
+    min_thought_tokens: int = 1
+    ratio_logprobs: str = "sampling"
+    logits_chunk_tokens: int = 4096
+    microbatch_rows: int = 0
 
     @classmethod
     def from_config(cls, rlp, *, think_id: int, end_think_id: int, pad_id: int, shared_prefix: bool = True,
-                    with_reference: bool = False) -> "RolloutSettings":
-        """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer."""
+                    with_reference: bool = False, num_docs: int | None = None) -> "RolloutSettings":
+        """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer.
+
+        `num_docs` (the rollout's document batch), when given, is checked against `rlp.rollout_microbatch_rows`.
+        """
+        if rlp.ratio_logprobs not in RATIO_LOGPROBS:
+            raise ConfigError(f"rlp.ratio_logprobs is {rlp.ratio_logprobs!r}; choose one of {RATIO_LOGPROBS}")
+        if not 0 <= rlp.min_thought_tokens < rlp.max_thought_tokens:
+            raise ConfigError(f"rlp.min_thought_tokens={rlp.min_thought_tokens} must be >= 0 and below "
+                              f"rlp.max_thought_tokens={rlp.max_thought_tokens} (room for </think>)")
+        rows_per_doc = rlp.positions_per_doc * rlp.group_size
+        micro = rlp.rollout_microbatch_rows
+        if micro < 0 or micro % rows_per_doc or (num_docs is not None and micro and (num_docs * rows_per_doc) % micro):
+            raise ConfigError(f"rlp.rollout_microbatch_rows={micro} must be 0 or a multiple of positions_per_doc * "
+                              f"group_size = {rows_per_doc} (whole documents) dividing the rollout's branch rows")
         return cls(positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
                    position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
                    temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
                    think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
-                   with_reference=with_reference)
+                   with_reference=with_reference, min_thought_tokens=rlp.min_thought_tokens,
+                   ratio_logprobs=rlp.ratio_logprobs, logits_chunk_tokens=rlp.logits_chunk_tokens,
+                   microbatch_rows=micro)
 
     @property
     def branches_per_doc(self) -> int:
         return self.positions_per_doc * self.group_size
 
+    @property
+    def logprob_temperature(self) -> float:
+        """Temperature of the old / new / reference thought log-probs: the sampling one, or 1 ("model", greedy)."""
+        return self.temperature if self.ratio_logprobs == "sampling" and self.temperature > 0 else 1.0
+
+    def docs_per_microbatch(self, num_docs: int) -> int:
+        """Documents per rollout micro-batch (all of them when `microbatch_rows` is 0)."""
+        docs = self.microbatch_rows // self.branches_per_doc if self.microbatch_rows else num_docs
+        if docs < 1 or num_docs % docs:
+            raise ConfigError(f"rlp.rollout_microbatch_rows={self.microbatch_rows} does not split {num_docs} documents "
+                              f"of {self.branches_per_doc} branch rows into whole-document micro-batches")
+        return docs
+
     def sampling(self) -> SamplingSettings:
         return SamplingSettings(max_new_tokens=self.max_thought_tokens, temperature=self.temperature,
                                 top_p=self.top_p, top_k=self.top_k, stop_tokens=(self.end_think_id,),
-                                pad_id=self.pad_id)
+                                pad_id=self.pad_id, min_new_tokens=self.min_thought_tokens,
+                                score_temperature=self.logprob_temperature)
 
 
-def next_token_logprobs(logits_bsv: jax.Array, tokens_bs: jax.Array) -> jax.Array:
-    """[B, S]: entry t is log p(x_t | x_<t); column 0 (no context) is 0."""
-    logp_b_s1, _ = target_logprobs(logits_bsv[:, :-1], tokens_bs[:, 1:])
+RATIO_LOGPROBS = ("sampling", "model")
+"""`rlp.ratio_logprobs`: thought log-probs under softmax(logits / temperature) (the sampled distribution, as TRL
+scores it; top-k / top-p are not applied) or under the model itself (temperature 1)."""
+
+
+def map_documents(fn, tree: dict, docs_per_micro: int):
+    """fn over micro-batches of `docs_per_micro` documents (every array leads with B), by `lax.map`, re-joined.
+
+    One micro-batch (docs_per_micro == B) calls fn directly. Memory then scales with the micro-batch, not B.
+    """
+    num_docs = jax.tree.leaves(tree)[0].shape[0]
+    if docs_per_micro >= num_docs:
+        return fn(tree)
+    n = num_docs // docs_per_micro
+    split = jax.tree.map(lambda x: x.reshape((n, docs_per_micro) + x.shape[1:]), tree)
+    return jax.tree.map(lambda x: x.reshape((num_docs,) + x.shape[2:]), jax.lax.map(fn, split))
+
+
+def next_token_logprobs(model, hidden_bsd: jax.Array, tokens_bs: jax.Array, rs: RolloutSettings) -> jax.Array:
+    """[B, S]: entry t is log p(x_t | x_<t) (temperature 1) from final hidden states; column 0 (no context) is 0."""
+    logp_b_s1, _ = hidden_logprobs(model.logits_from_hidden, hidden_bsd[:, :-1], tokens_bs[:, 1:],
+                                   chunk_tokens=rs.logits_chunk_tokens)
     return jnp.pad(logp_b_s1, ((0, 0), (1, 0)))
 
 
@@ -74,20 +127,21 @@ def branch_context(model, batch: dict, prefix_len_r: jax.Array, rs: RolloutSetti
     """The starting cache (and shared prefix) of the R branch rows, each continuing its document after t tokens.
 
     Shared layout: the documents are encoded once (teacher-forced, differentiable unless `stop_prefix_grad`) and
-    returned as a `PrefixKV`, with that pass's document logits [B, S, V]; each row starts with an empty cache of
+    returned as a `PrefixKV`, with that pass's final hidden states [B, S, D]; each row starts with an empty cache of
     `own_slots`. Naive layout: each row's cache is prefilled with its own copy of the document's first t tokens (the
-    prefix is re-encoded per branch); no document logits.
+    prefix is re-encoded per branch); no document hidden states.
     """
     rows = prefix_len_r.shape[0]
     if rs.shared_prefix:
-        doc_logits_bsv, doc_kv = model(batch["tokens"], batch["positions"], batch["segment_ids"], return_kv=True)
+        doc_hidden_bsd, doc_kv = model(batch["tokens"], batch["positions"], batch["segment_ids"], return_kv=True,
+                                       return_hidden=True)
         k, v = doc_kv.k, doc_kv.v
         if stop_prefix_grad:
             k, v = jax.lax.stop_gradient(k), jax.lax.stop_gradient(v)
-        return model.init_cache(rows, own_slots), PrefixKV(k, v, prefix_len_r), doc_logits_bsv
+        return model.init_cache(rows, own_slots), PrefixKV(k, v, prefix_len_r), doc_hidden_bsd
     doc_tokens_rs = jnp.repeat(batch["tokens"], rs.branches_per_doc, axis=0)
     cache = model.init_cache(rows, doc_tokens_rs.shape[1] + own_slots)
-    _, cache = model.extend(doc_tokens_rs, cache, num_new_b=prefix_len_r)
+    _, cache = model.extend(doc_tokens_rs, cache, num_new_b=prefix_len_r, return_hidden=True)
     if stop_prefix_grad:
         cache = jax.lax.stop_gradient(cache)
     return cache, None, None
@@ -97,17 +151,22 @@ def thought_logprobs(model, batch: dict, positions_bk: jax.Array, thoughts_rl: j
                      stop_prefix_grad: bool = False) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """Teacher-forced log pi(c_u | x_<t, <think>, c_<u) of every thought token, in the rollout's layout.
 
-    `thoughts_rl` are the sampled tokens c_1 .. c_L (padded); the branch input is `<think> c_1 .. c_{L-1}`.
-    Returns ([R, L] log-probs, [R, L, V] thought logits, [B, S, V] document logits or None (naive layout)).
+    `thoughts_rl` are the sampled tokens c_1 .. c_L (padded); the branch input is `<think> c_1 .. c_{L-1}`. The
+    distribution is the sampler's scored one: temperature `rs.logprob_temperature`, `</think>` banned before
+    `rs.min_thought_tokens`. Log-probs come from the hidden states in chunks of `rs.logits_chunk_tokens`.
+    Returns ([R, L] log-probs, [R, L] entropies (no gradient), [B, S, D] document hidden states or None (naive)).
     """
     rows, length = thoughts_rl.shape
     prefix_len_r = jnp.repeat(positions_bk.reshape(-1), rs.group_size)
-    cache, prefix, doc_logits_bsv = branch_context(model, batch, prefix_len_r, rs, own_slots=length,
+    cache, prefix, doc_hidden_bsd = branch_context(model, batch, prefix_len_r, rs, own_slots=length,
                                                    stop_prefix_grad=stop_prefix_grad)
     inputs_rl = jnp.concatenate([jnp.full((rows, 1), rs.think_id, jnp.int32), thoughts_rl[:, :-1]], axis=1)
-    logits_rlv, _ = model.extend(inputs_rl, cache, prefix=prefix)
-    logp_rl, _ = target_logprobs(logits_rlv, thoughts_rl)
-    return logp_rl, logits_rlv, doc_logits_bsv
+    hidden_rld, _ = model.extend(inputs_rl, cache, prefix=prefix, return_hidden=True)
+    logp_rl, entropy_rl = hidden_logprobs(
+        model.logits_from_hidden, hidden_rld, thoughts_rl, chunk_tokens=rs.logits_chunk_tokens,
+        temperature=rs.logprob_temperature, banned_x=(jnp.arange(length) < rs.min_thought_tokens)[None, :],
+        banned_id=rs.end_think_id)
+    return logp_rl, entropy_rl, doc_hidden_bsd
 
 
 @jax.tree_util.register_dataclass
@@ -129,22 +188,41 @@ class SampledBranches:
     """The shared document prefix (None in the naive layout)."""
 
 
-def sample_branches(model, teacher, batch: dict, key: jax.Array, rs: RolloutSettings) -> SampledBranches:
-    """S_ema from one teacher pass, positions, then G thoughts per position on shared-prefix branches."""
-    tokens_bs, lengths_b = batch["tokens"], batch["lengths"]
-    B = tokens_bs.shape[0]
-    K, G, L, h = rs.positions_per_doc, rs.group_size, rs.max_thought_tokens, rs.horizon
-    rows = B * K * G
-    position_key, sample_key = jax.random.split(key)
-    s_ema_bs = next_token_logprobs(teacher(tokens_bs, batch["positions"], batch["segment_ids"]), tokens_bs)
-    positions_bk, valid_bk = select_positions(rs.position_strategy, lengths_b, K, position_key,
+def choose_positions(teacher, batch: dict, key: jax.Array, rs: RolloutSettings):
+    """S_ema [B, S] from the teacher (micro-batched by documents), the positions [B, K] and their validity."""
+    s_ema_bs = map_documents(
+        lambda d: next_token_logprobs(teacher, teacher(d["tokens"], d["positions"], d["segment_ids"],
+                                                       return_hidden=True), d["tokens"], rs),
+        {k: batch[k] for k in ("tokens", "positions", "segment_ids")}, rs.docs_per_microbatch(batch["tokens"].shape[0]))
+    positions_bk, valid_bk = select_positions(rs.position_strategy, batch["lengths"], rs.positions_per_doc, key,
                                               ema_nll_bt=-s_ema_bs)
-    prefix_len_r = jnp.repeat(positions_bk.reshape(-1), G)
+    return s_ema_bs, positions_bk, valid_bk
+
+
+def row_keys(key: jax.Array, rows: int) -> jax.Array:
+    """One sampling key per branch row: fold_in(key, r), so a row's thought does not depend on the micro-batching."""
+    return jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(rows))
+
+
+def sample_thoughts(model, batch: dict, positions_bk: jax.Array, keys_r: jax.Array, rs: RolloutSettings):
+    """G thoughts per position on shared-prefix branches -> (SampleOutput, cache, prefix)."""
+    rows = positions_bk.size * rs.group_size
+    L, h = rs.max_thought_tokens, rs.horizon
+    prefix_len_r = jnp.repeat(positions_bk.reshape(-1), rs.group_size)
     # Prompt `<think>` on every branch; leave room for `</think> x_t .. x_{t+h-1}` after the thought.
     cache, prefix, _ = branch_context(model, batch, prefix_len_r, rs, own_slots=1 + L + 1 + h)
     think_r1 = jnp.full((rows, 1), rs.think_id, jnp.int32)
-    thoughts, cache = sample_with_cache(model, think_r1, jnp.ones((rows,), jnp.int32), sample_key, rs.sampling(),
+    thoughts, cache = sample_with_cache(model, think_r1, jnp.ones((rows,), jnp.int32), keys_r, rs.sampling(),
                                         prefix=prefix, cache=cache)
+    return thoughts, cache, prefix
+
+
+def sample_branches(model, teacher, batch: dict, key: jax.Array, rs: RolloutSettings) -> SampledBranches:
+    """S_ema from the teacher, positions, then G thoughts per position on shared-prefix branches (one batch)."""
+    position_key, sample_key = jax.random.split(key)
+    s_ema_bs, positions_bk, valid_bk = choose_positions(teacher, batch, position_key, rs)
+    keys_r = row_keys(sample_key, positions_bk.size * rs.group_size)
+    thoughts, cache, prefix = sample_thoughts(model, batch, positions_bk, keys_r, rs)
     return SampledBranches(s_ema_bs, positions_bk, valid_bk, thoughts, cache, prefix)
 
 
@@ -168,8 +246,9 @@ def score_branches(model, batch: dict, sampled: SampledBranches, rs: RolloutSett
     horizon_mask_rh = target_index_rh < lengths_b[doc_index_r][:, None]
     targets_rh = tokens_bs[doc_index_r[:, None], jnp.minimum(target_index_rh, S - 1)]
     score_in_rh = jnp.concatenate([jnp.full((rows, 1), rs.end_think_id, jnp.int32), targets_rh[:, :-1]], axis=1)
-    score_logits_rhv, _ = model.extend(score_in_rh, cache, prefix=sampled.prefix)
-    s_pred_rh, _ = target_logprobs(score_logits_rhv, targets_rh)
+    score_hidden_rhd, _ = model.extend(score_in_rh, cache, prefix=sampled.prefix, return_hidden=True)
+    s_pred_rh, _ = hidden_logprobs(model.logits_from_hidden, score_hidden_rhd, targets_rh,
+                                   chunk_tokens=rs.logits_chunk_tokens)
 
     L = out.tokens_bl.shape[1]
     to_bkg = lambda x: x.reshape((B, K, G) + x.shape[1:])  # noqa: E731
@@ -182,7 +261,7 @@ def score_branches(model, batch: dict, sampled: SampledBranches, rs: RolloutSett
         thoughts_bkgl=to_bkg(out.tokens_bl),
         thought_mask_bkgl=to_bkg(jnp.arange(L)[None, :] < out.lengths_b[:, None]),
         truncated_bkg=to_bkg(~out.stopped_b),
-        logp_old_bkgl=to_bkg(out.logprobs_model_bl),
+        logp_old_bkgl=to_bkg(out.logprobs_model_bl),  # at rs.logprob_temperature
         s_pred_bkgh=to_bkg(s_pred_rh),
         s_ema_bkh=s_ema_rh[first_of_group].reshape(B, K, h),
         horizon_mask_bkh=horizon_mask_rh[first_of_group].reshape(B, K, h),
@@ -196,15 +275,33 @@ def rollout(graphdef: nnx.GraphDef, params, ema_params, ref_params, batch: dict,
 
     Returns a dict whose arrays all lead with the document axis B (so PPO minibatches can slice it):
     the document batch itself, `positions_bk`, `position_valid_bk`, `thoughts_bkgl`, `thought_mask_bkgl`,
-    `truncated_bkg`, `logp_old_bkgl` (model log-probs of the sampled tokens), `s_pred_bkgh`, `s_ema_bkh`,
-    `horizon_mask_bkh`, and `logp_ref_bkgl` when a reference is used.
+    `truncated_bkg`, `logp_old_bkgl` (log-probs of the sampled tokens at `rs.logprob_temperature`), `s_pred_bkgh`,
+    `s_ema_bkh`, `horizon_mask_bkh`, and `logp_ref_bkgl` when a reference is used.
+
+    With `rs.microbatch_rows` the teacher pass and the branches (sampling, scoring, reference) run over micro-batches
+    of whole documents (`microbatch_rows / (K*G)` documents each, a `lax.map`), so memory scales with the
+    micro-batch. Positions are chosen for the whole batch and every row samples with its own key, so the result is
+    the same for any micro-batching (tested).
     """
     model = nnx.merge(graphdef, params)
-    sampled = sample_branches(model, nnx.merge(graphdef, ema_params), batch, key, rs)
-    result = score_branches(model, batch, sampled, rs)
-    if rs.with_reference:
-        B, K, G, L = result["thoughts_bkgl"].shape
-        logp_ref_rl, _, _ = thought_logprobs(nnx.merge(graphdef, ref_params), batch, sampled.positions_bk,
-                                             sampled.thoughts.tokens_bl, rs)
-        result["logp_ref_bkgl"] = logp_ref_rl.reshape(B, K, G, L)
-    return jax.lax.stop_gradient(result)
+    B = batch["tokens"].shape[0]
+    position_key, sample_key = jax.random.split(key)
+    s_ema_bs, positions_bk, valid_bk = choose_positions(nnx.merge(graphdef, ema_params), batch, position_key, rs)
+    keys_r = row_keys(sample_key, B * rs.branches_per_doc)
+    per_doc = dict(batch, s_ema_bs=s_ema_bs, positions_bk=positions_bk, valid_bk=valid_bk,
+                   keys_bx=keys_r.reshape((B, rs.branches_per_doc) + keys_r.shape[1:]))
+    ref_model = nnx.merge(graphdef, ref_params) if rs.with_reference else None
+
+    def branches(d: dict) -> dict:
+        docs = {k: d[k] for k in batch}
+        keys = d["keys_bx"].reshape((-1,) + d["keys_bx"].shape[2:])
+        thoughts, cache, prefix = sample_thoughts(model, docs, d["positions_bk"], keys, rs)
+        sampled = SampledBranches(d["s_ema_bs"], d["positions_bk"], d["valid_bk"], thoughts, cache, prefix)
+        result = score_branches(model, docs, sampled, rs)
+        if rs.with_reference:
+            b, K, G, L = result["thoughts_bkgl"].shape
+            logp_ref_rl, _, _ = thought_logprobs(ref_model, docs, d["positions_bk"], thoughts.tokens_bl, rs)
+            result["logp_ref_bkgl"] = logp_ref_rl.reshape(b, K, G, L)
+        return result
+
+    return jax.lax.stop_gradient(map_documents(branches, per_doc, rs.docs_per_microbatch(B)))

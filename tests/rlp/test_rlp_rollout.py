@@ -11,8 +11,8 @@ from flax import nnx
 
 from rlpjax.config import ModelConfig
 from rlpjax.model.decoder import Decoder
-from rlpjax.rlp.rollout import RolloutSettings, rollout, thought_logprobs
-from rlpjax.sampling import SamplingSettings, sample
+from rlpjax.rlp.rollout import RolloutSettings, rollout, row_keys, thought_logprobs
+from rlpjax.sampling import sample
 
 THINK, END_THINK, PAD = 30, 31, 0
 CFG = ModelConfig(family="qwen3", vocab_size=32, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
@@ -65,11 +65,9 @@ def test_branches_equal_independent_prefill_and_decode(parts, shared_rollout):
     graphdef, params, _ = parts
     batch, key, out = shared_rollout
     prompts, prompt_lengths, _, t_r = _branch_prompts(batch, out["positions_bk"], RS)
-    _, sample_key = jax.random.split(key)
-    settings = SamplingSettings(max_new_tokens=RS.max_thought_tokens, temperature=RS.temperature,
-                                stop_tokens=(END_THINK,), pad_id=PAD)
-    independent = sample(graphdef, params, jnp.asarray(prompts), jnp.asarray(prompt_lengths), sample_key, settings)
     rows = len(t_r)
+    keys = row_keys(jax.random.split(key)[1], rows)
+    independent = sample(graphdef, params, jnp.asarray(prompts), jnp.asarray(prompt_lengths), keys, RS.sampling())
     np.testing.assert_array_equal(np.asarray(out["thoughts_bkgl"]).reshape(rows, -1),
                                   np.asarray(independent.tokens_bl))
     np.testing.assert_allclose(np.asarray(out["logp_old_bkgl"]).reshape(rows, -1),
@@ -85,10 +83,8 @@ def test_first_and_last_positions(parts):
     out = jax.jit(rollout, static_argnums=(0,), static_argnames="rs")(graphdef, params, ema, None, batch, key, rs=rs)
     np.testing.assert_array_equal(np.asarray(out["positions_bk"])[:, 0], [1, 11, 8])
     prompts, prompt_lengths, _, _ = _branch_prompts(batch, out["positions_bk"], rs)
-    settings = SamplingSettings(max_new_tokens=rs.max_thought_tokens, temperature=rs.temperature,
-                                stop_tokens=(END_THINK,), pad_id=PAD)
     independent = sample(graphdef, params, jnp.asarray(prompts), jnp.asarray(prompt_lengths),
-                         jax.random.split(key)[1], settings)
+                         row_keys(jax.random.split(key)[1], 6), rs.sampling())
     np.testing.assert_array_equal(np.asarray(out["thoughts_bkgl"]).reshape(6, -1), np.asarray(independent.tokens_bl))
 
 
