@@ -12,10 +12,13 @@ placed on a mesh of the topology's devices, and only `jax.jit(step).lower(...).c
 - `--topology cpu-N` compiles for N virtual CPU devices and always works; HBM is then host RAM / N unless
   `--hbm-gib` says otherwise.
 
-The step compiled is the shared update (`make_update_step`) with the next-token loss over a
-[data.global_batch_size, data.seq_len] batch, on the objective's model (RLP's grown vocabulary) and state (RLP's EMA
-teacher, a KL reference when rlp.kl_beta > 0). RLP's sampling rollout is not part of it. Exit status: 0 fits,
-1 does not fit, 2 a user error.
+Every stage of the objective's step is compiled, the same programs the trainer runs (`Task.stages` lowered from
+`Task.abstract_inputs`): NTP's update; RLP's rollout (sample + score) and update (one minibatch); GRPO's sample,
+log-prob recompute (when used) and update. A stage's need is its arguments + outputs - donated + temporaries +
+code, plus the training state it does not take but which stays resident beside it (the optimizer state during
+RLP's rollout); the verdict compares the largest stage with the HBM per device. `--json FILE` writes
+{"objective", "stages": {name: {"arguments_bytes", "outputs_bytes", "temporaries_bytes", "total_bytes", ...}},
+"hbm_bytes_per_device", "verdict"}. Exit status: 0 fits, 1 does not fit, 2 a user error.
 """
 
 from __future__ import annotations
@@ -125,6 +128,8 @@ def target_devices(target: Target) -> list:
     if xla_bridge.get_tpu_library_path() is None:
         raise ConfigError(f"--topology {target.name} needs the TPU compiler, which is not installed; run "
                           "`pip install libtpu` (or use --topology cpu-N)")
+    # Compile-only devices use no chip: another process holding libtpu's lock (a second compile-check) is no obstacle.
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     grid = target.grid + (1,) * (3 - len(target.grid))
     host = tuple(min(h, g) for h, g in zip((2, 2, 1), grid))
     full_cube = len(target.grid) == 3 and all(g >= 4 for g in grid)
@@ -164,55 +169,100 @@ def build_mesh(cfg, devices, target: Target):
     return Mesh(ordered, mesh.axis_names)
 
 
-def lower_train_step(cfg, mesh):
-    """Compile the NTP-form update step on `mesh` from abstract shapes only; returns the compiled executable."""
+def abstract_state_and_context(cfg, mesh, task):
+    """(abstract TrainState with shardings, StepContext) of `task` on `mesh`, from `jax.eval_shape` only."""
     import jax
-    import jax.numpy as jnp
     from flax import nnx
 
     from rlpjax.model.decoder import Decoder
-    from rlpjax.sharding import batch_sharding, state_shardings
+    from rlpjax.sharding import state_shardings
     from rlpjax.train.optimizer import make_optimizer
     from rlpjax.train.state import init_train_state
-    from rlpjax.train.task import get_task
-    from rlpjax.train.tasks.ntp import NTPTask
-    from rlpjax.train.update import make_update_step
+    from rlpjax.train.task import StepContext
 
-    task = get_task(cfg)
-    model_cfg = task.model_config()
-    abstract_model = nnx.eval_shape(lambda: Decoder(model_cfg, rngs=nnx.Rngs(cfg.run.seed)))
+    abstract_model = nnx.eval_shape(lambda: Decoder(task.model_config(), rngs=nnx.Rngs(cfg.run.seed)))
     graphdef, abstract_params = nnx.split(abstract_model, nnx.Param)
-    tx, schedule = make_optimizer(cfg.optimizer, cfg.run.steps)
+    tx, schedule = make_optimizer(cfg.optimizer, cfg.run.steps * task.updates_per_step())
     abstract_state = jax.eval_shape(
         lambda p: init_train_state(p, tx, cfg.run.seed, with_ema=task.uses_ema, with_ref=task.uses_reference),
         abstract_params)
     shardings = state_shardings(abstract_state, mesh)
     state_in = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                             abstract_state, shardings)
-    rows, cols = cfg.data.global_batch_size, cfg.data.seq_len
+    ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
+                      process_index=0, process_count=1, abstract=True)
+    return state_in, ctx
+
+
+def device_bytes(tree) -> int:
+    """Bytes one device holds of the abstract arrays of `tree` (the largest shard of each)."""
+    import jax
+
+    return sum(math.prod(x.sharding.shard_shape(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+def compile_stages(cfg, mesh) -> dict[str, tuple[object, int]]:
+    """Compile every stage of the configured objective's step on `mesh` from abstract shapes only.
+
+    Returns {stage: (compiled executable, or the compiler's one-line refusal when the stage cannot fit, resident
+    bytes)}; the resident bytes are the training state's fields the stage does not take (RLP's rollout runs beside
+    the optimizer state), which stay in device memory meanwhile.
+    """
+    import dataclasses as dc
+
+    from rlpjax.train.loop import check_batch_fits_mesh
+    from rlpjax.train.task import get_task
+
+    check_batch_fits_mesh(cfg, mesh)
+    rows, accum = cfg.data.global_batch_size, cfg.optimizer.grad_accum_steps
     batch_ways = mesh.shape["data"] * mesh.shape["fsdp"]
-    if rows % (batch_ways * cfg.optimizer.grad_accum_steps):
+    if cfg.run.objective != "grpo" and rows % (batch_ways * accum):
         raise ConfigError(f"data.global_batch_size {rows} does not split over the {batch_ways} data x fsdp devices "
-                          f"and {cfg.optimizer.grad_accum_steps} accumulation steps; make it a multiple of "
-                          f"{batch_ways * cfg.optimizer.grad_accum_steps}")
-    token_sharding = batch_sharding(mesh)
-    batch_in = {key: jax.ShapeDtypeStruct((rows, cols), jnp.int32, sharding=token_sharding)
-                for key in ("tokens", "positions", "segment_ids")}
-    step = make_update_step(graphdef, NTPTask(cfg)._loss_fn(), tx, schedule,
-                            grad_accum_steps=cfg.optimizer.grad_accum_steps, ema_decay=task.ema_decay)
-    jitted = jax.jit(step, in_shardings=(shardings, token_sharding), out_shardings=(shardings, None),
-                     donate_argnums=0)
-    return jitted.lower(state_in, batch_in).compile()
+                          f"and {accum} accumulation steps; make it a multiple of {batch_ways * accum}")
+    task = get_task(cfg)
+    state_in, ctx = abstract_state_and_context(cfg, mesh, task)
+    inputs = task.abstract_inputs(ctx, state_in)
+    compiled = {}
+    for name, stage in task.stages(ctx).items():
+        print(f"[rlpjax] compiling stage {name} ...", flush=True)
+        fields = [f.name for f in dc.fields(state_in)]
+        resident = 0 if stage.state_fields is None else device_bytes(
+            [getattr(state_in, f) for f in fields if f not in stage.state_fields])
+        try:
+            compiled[name] = (stage.jit(mesh).lower(*inputs[name]).compile(), resident)
+        except Exception as err:  # the TPU compiler refuses a program that cannot fit: that is the answer
+            if "RESOURCE_EXHAUSTED" not in str(err):
+                raise
+            compiled[name] = (str(err).splitlines()[0], resident)
+            print(f"[rlpjax] stage {name}: the compiler ran out of memory: {compiled[name][0]}", flush=True)
+    return compiled
 
 
-def memory_report(stats, hbm_bytes: float) -> tuple[list[tuple[str, float]], bool]:
-    """Rows (label, bytes) of the per-device plan and whether its total fits in `hbm_bytes`."""
+def stage_memory(stats, resident_bytes: int = 0) -> dict[str, int]:
+    """Per-device bytes XLA plans for one compiled stage; total = arguments + outputs - aliased + temporaries +
+    generated code + the resident state beside it."""
     total = (stats.argument_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
-             + stats.temp_size_in_bytes + stats.generated_code_size_in_bytes)
-    rows = [("arguments", stats.argument_size_in_bytes), ("outputs", stats.output_size_in_bytes),
-            ("aliased (donated)", -stats.alias_size_in_bytes), ("temporaries", stats.temp_size_in_bytes),
-            ("generated code", stats.generated_code_size_in_bytes), ("total", total), ("HBM per device", hbm_bytes)]
-    return rows, total <= hbm_bytes
+             + stats.temp_size_in_bytes + stats.generated_code_size_in_bytes + resident_bytes)
+    return {"arguments_bytes": int(stats.argument_size_in_bytes), "outputs_bytes": int(stats.output_size_in_bytes),
+            "aliased_bytes": int(stats.alias_size_in_bytes), "temporaries_bytes": int(stats.temp_size_in_bytes),
+            "generated_code_bytes": int(stats.generated_code_size_in_bytes), "resident_bytes": int(resident_bytes),
+            "total_bytes": int(total)}
+
+
+TABLE_ROWS = (("arguments", "arguments_bytes"), ("outputs", "outputs_bytes"), ("aliased (donated)", "aliased_bytes"),
+              ("temporaries", "temporaries_bytes"), ("generated code", "generated_code_bytes"),
+              ("resident state", "resident_bytes"), ("total", "total_bytes"))
+"""The printed table's rows: label and key of `stage_memory` (aliased bytes are subtracted in the total)."""
+
+
+def print_table(stages: dict[str, dict[str, int]], hbm_bytes: float) -> None:
+    """One column of GiB per stage, then the HBM per device."""
+    names = list(stages)
+    print(f"{'per device (GiB)':<20}" + "".join(f"{n:>14}" for n in names))
+    for label, key in TABLE_ROWS:
+        sign = -1 if key == "aliased_bytes" else 1
+        print(f"{label:<20}" + "".join(f"{sign * stages[n][key] / GIB:>14.4f}" for n in names))
+    print(f"{'HBM per device':<20}{hbm_bytes / GIB:>14.4f}")
 
 
 def default_hbm_bytes(target: Target) -> float:
@@ -227,6 +277,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-slices", type=int, default=1, help="slices of that TPU type (multi-slice over DCN)")
     parser.add_argument("--hbm-gib", type=float, default=None, help="memory per device to check against (GiB); "
                         "default: the chip's HBM, or host RAM / N for cpu-N")
+    parser.add_argument("--json", default=None, help="also write the per-stage memory and the verdict to this file")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.global_batch_size=256")
 
 
@@ -239,26 +290,40 @@ def run(args: argparse.Namespace) -> int:
     print(f"[rlpjax] compiling the {cfg.run.objective} train step for {target.name}"
           f"{f' x {target.num_slices} slices' if target.num_slices > 1 else ''} ({len(devices)} devices, "
           f"mesh {mesh_desc}, batch {cfg.data.global_batch_size} x {cfg.data.seq_len})")
-    if cfg.run.objective != "ntp":
-        print(f"[rlpjax] note: objective {cfg.run.objective}: the update is compiled with the next-token loss on "
-              "its model and state; the sampling rollout's memory is not included")
-    try:
-        compiled = lower_train_step(cfg, mesh)
-    except Exception as err:  # the TPU compiler refuses a program that cannot fit: that is the answer
-        if "RESOURCE_EXHAUSTED" not in str(err):
-            raise
-        print(f"the compiler ran out of memory: {str(err).splitlines()[0]}")
-        print("verdict: does not fit")
-        return 1
-    stats = compiled.memory_analysis()
-    if stats is None:
-        raise ConfigError(f"the {target.platform} compiler reports no memory analysis; try another topology")
     hbm = args.hbm_gib * GIB if args.hbm_gib is not None else default_hbm_bytes(target)
-    rows, fits = memory_report(stats, hbm)
-    print(f"{'per device':<20}{'GiB':>12}")
-    for label, value in rows:
-        print(f"{label:<20}{value / GIB:>12.4f}")
-    total = dict(rows)["total"]
-    used = total / hbm if hbm else float("inf")
-    print(f"verdict: {'fits' if fits else 'does not fit'} ({used:.1%} of {hbm / GIB:.2f} GiB per device)")
+    report = {"objective": cfg.run.objective, "topology": target.name, "devices": len(devices),
+              "mesh": dict(mesh.shape), "stages": {}, "hbm_bytes_per_device": hbm}
+    refused = {}
+    for name, (executable, resident) in compile_stages(cfg, mesh).items():
+        if isinstance(executable, str):
+            refused[name] = executable
+            continue
+        stats = executable.memory_analysis()
+        if stats is None:
+            raise ConfigError(f"the {target.platform} compiler reports no memory analysis; try another topology")
+        report["stages"][name] = stage_memory(stats, resident)
+    if refused:
+        report["refused"] = refused
+        for name, error in refused.items():
+            print(f"stage {name}: the compiler ran out of memory: {error}")
+    if not report["stages"]:
+        print("verdict: does not fit")
+        _write_json(args.json, dict(report, verdict="does not fit"))
+        return 1
+    print_table(report["stages"], hbm)
+    need = max(stage["total_bytes"] for stage in report["stages"].values())
+    fits = need <= hbm and not refused
+    report["verdict"] = "fits" if fits else "does not fit"
+    used = need / hbm if hbm else float("inf")
+    print(f"verdict: {report['verdict']} (the largest compiled stage needs {used:.1%} of {hbm / GIB:.2f} GiB per "
+          f"device{'; refused: ' + ', '.join(refused) if refused else ''})")
+    _write_json(args.json, report)
     return 0 if fits else 1
+
+
+def _write_json(path: str | None, report: dict) -> None:
+    if path:
+        import json
+        import pathlib
+
+        pathlib.Path(path).write_text(json.dumps(report, indent=2) + "\n")

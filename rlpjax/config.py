@@ -200,6 +200,20 @@ class RLPConfig:
     """Minibatches per pass over the rollout batch."""
     stop_prefix_grad: bool = False
     """Stop the gradient through the document prefix's activations in the update (default: exact gradient)."""
+    min_thought_tokens: int = 1
+    """Thought tokens before </think> may be sampled (it is masked out until then; Algorithm 1 asks |c| >= 1)."""
+    ratio_logprobs: str = "sampling"
+    """Old / new / reference thought log-probs: "sampling" = softmax(logits / temperature), the sampled distribution
+    (as TRL; top-k / top-p not applied), or "model" = the model at temperature 1."""
+    logits_chunk_tokens: int = 4096
+    """Tokens per chunk when reducing hidden states to log-probs / entropies (rollout and update; each chunk's
+    [chunk, V] logits are rematerialised in the backward); 0 projects all tokens at once."""
+    rollout_microbatch_rows: int = 0
+    """Branch rows per rollout micro-batch (a multiple of positions_per_doc * group_size: whole documents); the
+    teacher pass, sampling, scoring and reference run micro-batch by micro-batch. 0: all rows at once."""
+    think_ids: tuple[int, ...] = ()
+    """(<think> id, </think> id) stated by the config, so the step (and compile-check) needs no tokenizer files;
+    () looks them up in data.tokenizer (adding two ids past the vocabulary when it lacks them)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from rlpjax.config_io import ConfigError
 from rlpjax.sharding import create_sharded_model, make_mesh
 from rlpjax.train import distributed
 from rlpjax.train.checkpoint import Checkpointer, abstract_like
-from rlpjax.train.init import load_initial_params
+from rlpjax.train.init import load_initial_params, model_config_for_init
 from rlpjax.train.metrics import MetricsWriter, Throughput, measure_peak_tflops
 from rlpjax.train.optimizer import make_optimizer
 from rlpjax.train.preemption import PreemptionGuard
@@ -78,7 +78,7 @@ def build_state(cfg: Config, task, mesh):
     model_cfg = task.model_config()
     model = create_sharded_model(model_cfg, mesh, cfg.run.seed)
     graphdef, params = nnx.split(model, nnx.Param)
-    tx, schedule = make_optimizer(cfg.optimizer, cfg.run.steps)
+    tx, schedule = make_optimizer(cfg.optimizer, cfg.run.steps * task.updates_per_step())  # counts updates
     state, shardings = init_sharded_train_state(params, tx, cfg.run.seed, mesh, with_ema=task.uses_ema,
                                                 with_ref=task.uses_reference)
     return graphdef, state, shardings, tx, schedule, model_cfg
@@ -87,6 +87,7 @@ def build_state(cfg: Config, task, mesh):
 def train(cfg: Config) -> RunResult:
     """Run (or resume) the configured training job; returns where it stopped."""
     distributed.initialize()
+    cfg = dataclasses.replace(cfg, model=model_config_for_init(cfg))  # an init_from model's architecture
     run_dir = resolve_run_dir(cfg)
     is_writer = jax.process_index() == 0
     if is_writer:
@@ -104,11 +105,12 @@ def train(cfg: Config) -> RunResult:
     except BaseException:  # a refused resume (one line, exit 2) must not leave orbax's threads running at exit
         checkpointer.close()
         raise
-    nonfinite_total = 0
+    nonfinite_total, flops_cumulative = 0, 0.0
     if restored is not None:
         step0, state, data_state, meta = restored
         batches.set_state(data_state)
         nonfinite_total = int(meta.get("nonfinite_total", 0))
+        flops_cumulative = float(meta.get("flops_cumulative", 0.0))
         print(f"[rlpjax] resuming {run_dir} from step {step0}")
     elif cfg.run.init_from:  # a fresh run only: a resumed run continues from its own checkpoint
         params = load_initial_params(cfg.run.init_from, model_cfg, state.params)
@@ -128,7 +130,8 @@ def train(cfg: Config) -> RunResult:
     nonfinite_streak, metrics, message = 0, {}, ""
 
     def save(step: int) -> None:
-        checkpointer.save(step, state, batches.get_state(), meta={"nonfinite_total": nonfinite_total})
+        checkpointer.save(step, state, batches.get_state(), meta={"nonfinite_total": nonfinite_total,
+                                                                       "flops_cumulative": flops_cumulative})
 
     try:
         with PreemptionGuard() as guard:
@@ -136,8 +139,10 @@ def train(cfg: Config) -> RunResult:
                 started = time.perf_counter()
                 state, step_metrics = step_fn(state, next(batches))
                 metrics = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
-                metrics["flops_cumulative"] = flops * step  # model FLOPs spent by this run up to this step
-                throughput.add(time.perf_counter() - started)
+                step_flops = task.step_flops(metrics)
+                flops_cumulative += step_flops
+                metrics["flops_cumulative"] = flops_cumulative  # model FLOPs spent by this run up to this step
+                throughput.add(time.perf_counter() - started, step_flops)
                 nonfinite = int(metrics.get("nonfinite", 0))
                 nonfinite_streak = nonfinite_streak + 1 if nonfinite else 0
                 nonfinite_total += nonfinite

@@ -124,17 +124,20 @@ class Throughput:
         self.flops_per_step = flops_per_step
         self.tokens_per_step = tokens_per_step
         self.peak_flops = peak_tflops_per_device * 1e12 * jax.device_count()
-        self._seconds, self._steps = 0.0, 0
+        self._seconds, self._steps, self._flops = 0.0, 0, 0.0
         self._compile_step_s: float | None = None
+        self._compile_step_flops = 0.0
         self._reported_compile = False
 
-    def add(self, seconds: float) -> None:
-        """Record one step that took `seconds`."""
+    def add(self, seconds: float, flops: float | None = None) -> None:
+        """Record one step that took `seconds` and did `flops` model FLOPs (default: `flops_per_step`)."""
+        flops = self.flops_per_step if flops is None else flops
         if self._compile_step_s is None:
-            self._compile_step_s = seconds
+            self._compile_step_s, self._compile_step_flops = seconds, flops
         else:
             self._seconds += seconds
             self._steps += 1
+            self._flops += flops
 
     def read(self) -> dict[str, float]:
         """{"tokens_per_s", "step_time_s", "mfu", ...} averaged over the steps since the last read; resets."""
@@ -145,12 +148,12 @@ class Throughput:
             out["compile_step_s"] = self._compile_step_s
             self._reported_compile = True
         if self._steps:
-            seconds = self._seconds / self._steps
+            seconds, flops = self._seconds / self._steps, self._flops / self._steps
         elif "compile_step_s" in out:
-            seconds, out["includes_compile"] = self._compile_step_s, 1
+            seconds, flops, out["includes_compile"] = self._compile_step_s, self._compile_step_flops, 1
         else:
             return out
         out.update(tokens_per_s=self.tokens_per_step / seconds, step_time_s=seconds,
-                   mfu=self.flops_per_step / seconds / self.peak_flops if self.peak_flops > 0 else 0.0)
-        self._seconds, self._steps = 0.0, 0
+                   mfu=flops / seconds / self.peak_flops if self.peak_flops > 0 else 0.0)
+        self._seconds, self._steps, self._flops = 0.0, 0, 0.0
         return out

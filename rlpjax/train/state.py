@@ -21,7 +21,7 @@ class TrainState:
     """
 
     step: jax.Array
-    """int32 scalar: optimizer steps taken (skipped non-finite steps included)."""
+    """int32 scalar: training steps taken (one rollout and its PPO updates count once)."""
     params: Any
     """The policy's parameters (nnx.State of nnx.Param)."""
     opt_state: optax.OptState
@@ -32,14 +32,22 @@ class TrainState:
     """Exponential moving average of `params` (RLP's teacher), or None."""
     ref_params: Any = None
     """Frozen reference parameters for KL penalties, or None."""
+    updates: jax.Array = None
+    """int32 scalar: optimizer updates attempted (skipped non-finite ones included); `step` times the task's
+    updates per step."""
 
 
 def init_train_state(params, tx: optax.GradientTransformation, seed: int, *, with_ema: bool = False,
                      with_ref: bool = False) -> TrainState:
-    """A fresh state at step 0; EMA and reference start as copies of `params` (the teacher's lazy init)."""
+    """A fresh state at step 0; EMA and reference start as copies of `params` (the teacher's lazy init).
+
+    The EMA is kept in float32 whatever `param_dtype` is: in bfloat16, 1 - tau for tau = 0.999 is below half an
+    ulp of 1, so `tau * e + (1 - tau) * p` rounds back to `e` and a bf16 EMA never moves (the cost: 4 bytes per
+    parameter for the teacher instead of 2; the model casts it to `compute_dtype` where it is used)."""
     copy = lambda tree: jax.tree.map(jnp.copy, tree)  # noqa: E731
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                      rng=jax.random.PRNGKey(seed), ema_params=copy(params) if with_ema else None,
+    float32_copy = lambda tree: jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)  # noqa: E731
+    return TrainState(step=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                      rng=jax.random.PRNGKey(seed), ema_params=float32_copy(params) if with_ema else None,
                       ref_params=copy(params) if with_ref else None)
 
 

@@ -1,9 +1,13 @@
 """How an objective plugs into the loop: a `Task` registered by name.
 
 The loop owns the mesh, the model, the TrainState, checkpoints, metrics and signals; a task owns what differs
-between objectives: which batches it reads, what one step does (one jitted update for NTP; sample, score, then
-update for RLP; sample, verify on the host, then update for GRPO), and how many FLOPs and tokens a step costs.
-Adding an objective is one new module with a `Task` subclass and one line in `TASKS`.
+between objectives: which batches it reads, what one step does, and how many FLOPs and tokens a step costs.
+
+A step is made of *stages*: pure, jit-able functions with their shardings and donation (NTP: "update"; RLP:
+"rollout" then "update"; GRPO: "sample", verify on the host, then "update"). `Task.stages(ctx)` returns them and
+`Task.abstract_inputs(ctx, state)` the abstract arguments of each (`jax.ShapeDtypeStruct`s carrying shardings), so
+the same programs are run by `make_step` (the loop), lowered by `rlpjax compile-check`, timed by `rlpjax bench` and
+called by the main job. Adding an objective is one new module with a `Task` subclass and one line in `TASKS`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Protocol
 
+import jax
 import optax
 from flax import nnx
 from jax.sharding import Mesh
@@ -36,6 +41,35 @@ class StepContext:
     state_shardings: Any
     process_index: int
     process_count: int
+    abstract: bool = False
+    """The stages are built to be lowered only (compile-check), never run: a task may then skip host-side lookups
+    that change no shape (e.g. the tokenizer's pad id, which only fills masked positions)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One compiled program of a step: a pure function and how it is jitted."""
+
+    fn: Callable
+    """The pure function (its arguments are arrays and pytrees of arrays)."""
+    in_shardings: Any = None
+    """`jax.jit` in_shardings (None: taken from the arguments)."""
+    out_shardings: Any = None
+    """`jax.jit` out_shardings (None: chosen by the compiler)."""
+    donate_argnums: tuple[int, ...] = ()
+    """Arguments whose buffers the outputs may reuse (the training state of an update)."""
+    state_fields: tuple[str, ...] | None = None
+    """The TrainState fields passed to the stage, or None when it takes the whole state; the others stay resident
+    in device memory while it runs (compile-check adds them to the stage's need)."""
+
+    def jit(self, mesh: Mesh | None = None):
+        """The jitted stage; with `mesh`, traced under `sharding.activation_sharded` so its activations carry the
+        rules table's shardings (the batch stays split under fsdp; heads, MLP and vocabulary split under tensor)."""
+        from rlpjax.sharding import activation_sharded
+
+        fn = self.fn if mesh is None else activation_sharded(self.fn, mesh)
+        return jax.jit(fn, in_shardings=self.in_shardings, out_shardings=self.out_shardings,
+                       donate_argnums=self.donate_argnums)
 
 
 class BatchIterator(Protocol):
@@ -69,8 +103,21 @@ class Task(abc.ABC):
         """The global training batch stream (the same on every host; see rlpjax/train/batches.py)."""
 
     @abc.abstractmethod
+    def stages(self, ctx: StepContext) -> dict[str, Stage]:
+        """The step's compiled programs by name, in the order a step runs them."""
+
+    @abc.abstractmethod
+    def abstract_inputs(self, ctx: StepContext, state) -> dict[str, tuple]:
+        """Each stage's arguments as `jax.ShapeDtypeStruct`s with shardings (`state`: the abstract TrainState)."""
+
+    @abc.abstractmethod
     def make_step(self, ctx: StepContext) -> StepFn:
-        """`step(state, host_batch) -> (state, metrics)`; may run several compiled functions."""
+        """`step(state, host_batch) -> (state, metrics)`: the jitted `stages`, composed; `state.step` advances by
+        one and `state.updates` by `updates_per_step()`."""
+
+    def updates_per_step(self) -> int:
+        """Optimizer updates in one training step (the learning-rate schedule spans run.steps times this)."""
+        return 1
 
     def make_eval(self, ctx: StepContext) -> Callable[[TrainState], dict] | None:
         """An evaluation hook run every `run.eval_every` steps, or None."""
@@ -79,6 +126,20 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def flops_and_tokens_per_step(self) -> tuple[float, int]:
         """Model FLOPs of one step and the tokens it consumes (for MFU and tokens/s)."""
+
+    def step_flops(self, metrics: dict) -> float:
+        """Model FLOPs of the step that logged `metrics` (RLP counts its measured thought length); default: the
+        fixed `flops_and_tokens_per_step`."""
+        del metrics
+        return self.flops_and_tokens_per_step()[0]
+
+
+def abstract_batch(shapes: dict[str, tuple[tuple[int, ...], Any]], mesh: Mesh) -> dict[str, jax.ShapeDtypeStruct]:
+    """{name: (shape, dtype)} -> ShapeDtypeStructs split over the batch axes like `to_device_batch` places them."""
+    from rlpjax.sharding import batch_sharding
+
+    return {key: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding(mesh, len(shape)))
+            for key, (shape, dtype) in shapes.items()}
 
 
 TASKS: dict[str, str] = {

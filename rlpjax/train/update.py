@@ -1,16 +1,16 @@
 """The generic pure update step shared by every objective.
 
 `make_update_step(graphdef, loss_fn, tx, ...)` returns `step(state, batch) -> (state, metrics)`:
-gradient of `loss_fn(model, batch, rng) -> (loss, metrics)` (accumulated over micro-batches by a scan), one
+gradient of `loss_fn(model, batch, rng) -> (loss, metrics)` (accumulated over micro-batches by a scan, weighted by
+the micro-batches' `metrics["loss_weight"]` counts so the result is the full batch's mean), one
 optimizer update, an EMA update, and the divergence guard: when the loss or the gradient norm is not finite, the
-parameters, optimizer state and EMA are left unchanged and `metrics["nonfinite"]` is 1 (`state.step` and the RNG still advance, so a
+parameters, optimizer state and EMA are left unchanged and `metrics["nonfinite"]` is 1 (`state.updates` and the RNG still advance, so a
 resumed run replays the same keys; the logged learning rate is the one the optimizer applied, whose schedule
 counter does not advance on a skipped step).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable
 
 import jax
@@ -21,6 +21,12 @@ from flax import nnx
 from rlpjax.train.state import TrainState
 
 LossFn = Callable[[nnx.Module, dict, jax.Array], tuple[jax.Array, dict]]
+
+LOSS_WEIGHT = "loss_weight"
+"""Metric a loss function may return: the count its loss is a mean over (tokens, thoughts, sequences). With
+gradient accumulation each micro-batch's loss, metrics and gradient are weighted by it and the sums divided once by
+the total, so the step equals one big batch's token- (or thought-) weighted mean; without it every micro-batch
+weighs 1 (a mean of per-micro-batch means)."""
 
 
 def _split_micro_batches(batch: dict, n: int) -> dict:
@@ -56,17 +62,27 @@ def make_update_step(graphdef: nnx.GraphDef, loss_fn: LossFn, tx: optax.Gradient
             (loss, metrics), grads = grad_fn(params, batch, rng)
             return loss, metrics, grads
 
+        def weighted_terms(micro, key):
+            """(weight * (loss, metrics, grads), weight) of one micro-batch, metrics in float32."""
+            (loss, metrics), grads = grad_fn(params, micro, key)
+            weight = jax.lax.stop_gradient(jnp.asarray(metrics.get(LOSS_WEIGHT, 1.0), jnp.float32))
+            metrics = jax.tree.map(lambda m: jnp.asarray(m, jnp.float32), metrics)
+            return jax.tree.map(lambda x: (weight * x).astype(x.dtype), (loss, metrics, grads)), weight
+
         def accumulate(carry, micro_and_key):
-            micro, key = micro_and_key
-            return jax.tree.map(jnp.add, carry, grad_fn(params, micro, key)), None
+            return jax.tree.map(jnp.add, carry, weighted_terms(*micro_and_key)), None
 
         micro_batches = _split_micro_batches(batch, grad_accum_steps)
         keys = jax.random.split(rng, grad_accum_steps)
         first = jax.tree.map(lambda x: x[0], micro_batches)
-        shapes = jax.eval_shape(grad_fn, params, first, keys[0])
+        shapes = jax.eval_shape(weighted_terms, first, keys[0])
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        ((loss, metrics), grads), _ = jax.lax.scan(accumulate, zeros, (micro_batches, keys))
-        return jax.tree.map(lambda x: x / grad_accum_steps, (loss, metrics, grads))
+        ((loss, metrics, grads), total_weight), _ = jax.lax.scan(accumulate, zeros, (micro_batches, keys))
+        inverse = 1.0 / jnp.maximum(total_weight, jnp.finfo(jnp.float32).tiny)  # no counted item at all: zeros
+        loss, metrics, grads = jax.tree.map(lambda x: (x * inverse).astype(x.dtype), (loss, metrics, grads))
+        if LOSS_WEIGHT in metrics:
+            metrics[LOSS_WEIGHT] = total_weight
+        return loss, metrics, grads
 
     def step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
         rng, step_rng = jax.random.split(state.rng)
@@ -79,41 +95,17 @@ def make_update_step(graphdef: nnx.GraphDef, loss_fn: LossFn, tx: optax.Gradient
         if ema is not None and ema_decay is not None:
             ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p.astype(e.dtype), ema, params)
         new_state = TrainState(
-            step=state.step + 1,
+            step=state.step,
+            updates=state.updates + 1,
             params=_where_tree(finite, params, state.params),
             opt_state=_where_tree(finite, opt_state, state.opt_state),
             rng=rng,
             ema_params=None if ema is None else _where_tree(finite, ema, state.ema_params),
             ref_params=state.ref_params,
         )
-        metrics = dict(metrics, loss=loss, grad_norm=grad_norm, learning_rate=schedule(_schedule_count(state.opt_state, state.step)),
+        metrics = dict(metrics, loss=loss, grad_norm=grad_norm, learning_rate=schedule(_schedule_count(state.opt_state, state.updates)),
                        nonfinite=(~finite).astype(jnp.int32))
         return new_state, metrics
 
     return step
 
-
-def ppo_updates(update, state: TrainState, rollout_batch: dict, *, epochs: int, minibatches: int):
-    """`epochs` passes of `minibatches` optimizer updates over one rollout batch -> (state, mean metrics).
-
-    Every array of `rollout_batch` is split along its leading axis into contiguous minibatches (callers order rows
-    so that a group of samples of one prompt or document stays in one minibatch). Each update advances
-    `state.step`; a training step counts once however many updates it made, so the count is corrected after.
-    Metrics are averaged over the updates on the host.
-    """
-    rows = next(iter(rollout_batch.values())).shape[0]
-    if rows % minibatches:
-        raise ValueError(f"a rollout batch of {rows} rows does not split into {minibatches} minibatches")
-    size = rows // minibatches
-    per_update = []
-    for _ in range(epochs):
-        for i in range(minibatches):
-            minibatch = jax.tree.map(lambda x, i=i: x[i * size:(i + 1) * size], rollout_batch) if minibatches > 1 \
-                else rollout_batch
-            state, metrics = update(state, minibatch)
-            per_update.append(metrics)
-    per_update = jax.device_get(per_update)
-    metrics = {k: float(sum(float(m[k]) for m in per_update) / len(per_update)) for k in per_update[0]}
-    if len(per_update) > 1:
-        state = dataclasses.replace(state, step=state.step - (len(per_update) - 1))
-    return state, metrics

@@ -16,7 +16,8 @@ from rlpjax.bench import cli
 from rlpjax.bench.all import SuiteSettings, bench_all, format_table, table_rows
 
 TINY_MODEL = ["model.vocab_size=40", "model.hidden_size=16", "model.intermediate_size=32", "model.num_layers=1",
-              "model.num_heads=2", "model.num_kv_heads=1", "model.head_dim=8", "model.max_seq_len=64"]
+              "model.num_heads=2", "model.num_kv_heads=1", "model.head_dim=8", "model.max_seq_len=64",
+              "data.seq_len=16"]
 TINY = SuiteSettings(ntp_rows=8, ntp_seq_len=16, ntp_repeats=1, peak_matmul_size=128, sampler_batch_sizes=(1, 3),
                      sampler_prompt_len=4, sampler_new_tokens=5, sampler_repeats=1, rlp_docs=2, rlp_doc_len=16,
                      rlp_kg=(), rlp_max_thought_tokens=4, rlp_repeats=1, data_batches=2, use_shared_data=False)

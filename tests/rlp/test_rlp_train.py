@@ -115,3 +115,34 @@ def test_stories260k_runs_rlp_on_c4(shared_data, tmp_path):
     assert [r["step"] for r in records] == [1, 2]
     assert all(np.isfinite(r["loss"]) and np.isfinite(r["reward_mean"]) for r in records)
     assert records[0]["s_ema_mean"] > -8.0  # the loaded model predicts C4 text far better than chance (log 1/514)
+
+
+def test_steps_updates_schedule_and_flops_count_ppo_updates(tmp_path):
+    """ppo_epochs=2 x minibatches=2: 4 optimizer updates per training step. The cosine schedule spans
+    run.steps * 4 updates (hand-computed below), `step` and `updates` are counted apart and checkpointed, and the
+    logged FLOPs follow the step's measured thought length, not the cap."""
+    steps, per_step, peak, alpha = 3, 4, 1e-3, 0.1
+    run_dir = tmp_path / "ppo"
+    cfg = _tiny_rlp_config(f"run.run_dir={run_dir}", f"run.steps={steps}", "rlp.ppo_epochs=2", "rlp.minibatches=2",
+                           "optimizer.schedule=cosine", "optimizer.warmup_steps=0",
+                           f"optimizer.min_lr_ratio={alpha}", "checkpoint.async_save=false", "run.peak_tflops=1")
+    train(cfg)
+    task = get_task(cfg)
+    _, fresh, _, _, _, _ = build_state(cfg, task, make_mesh(cfg.mesh))
+    checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint)
+    saved_step, state, _data, _meta = checkpointer.restore_latest(abstract_like(fresh))
+    checkpointer.close()
+    assert (saved_step, int(state.step), int(state.updates)) == (steps, steps, steps * per_step)
+
+    total = steps * per_step
+    cosine = lambda u: peak * (alpha + (1 - alpha) * 0.5 * (1 + np.cos(np.pi * u / total)))  # noqa: E731
+    records = [r for r in read_metrics(run_dir) if "reward_mean" in r]
+    for r in records:
+        first = (r["step"] - 1) * per_step
+        want = np.mean([cosine(u) for u in range(first, first + per_step)])  # the step logs its updates' mean
+        np.testing.assert_allclose(r["learning_rate"], want, rtol=1e-5)  # float32 schedule vs float64
+
+    cap = cfg.rlp.max_thought_tokens
+    flops = [task._flops(r["length_mean"]) for r in records]
+    assert any(r["length_mean"] < cap for r in records)  # else the test could not tell measured from cap
+    np.testing.assert_allclose([r["flops_cumulative"] for r in records], np.cumsum(flops), rtol=1e-12)

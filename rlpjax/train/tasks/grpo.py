@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -37,8 +38,9 @@ from rlpjax.reasoning.rewards import REWARDS, reward
 from rlpjax.reasoning.verify import verify
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
-from rlpjax.train.task import StepContext, Task
-from rlpjax.train.update import make_update_step, ppo_updates
+from rlpjax.train.ppo import minibatch_rows, ppo_updates
+from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
+from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
@@ -181,13 +183,14 @@ class GRPOTask(Task):
                    "response_length": float(np.mean(out.lengths_b))}
         return np.asarray(rewards, np.float32).reshape(-1, rollouts), metrics
 
-    def rollout(self, ctx: StepContext, state, records: list[dict]) -> tuple[dict, dict]:
-        """Sample, verify and lay out one step's rollouts -> (host update batch, rollout metrics)."""
+    def rollout(self, sample_stage, state, records: list[dict]) -> tuple[dict, dict]:
+        """Sample (the jitted "sample" stage), verify and lay out one step's rollouts -> (host update batch,
+        rollout metrics)."""
         grpo = self.cfg.grpo
         prompts_bp, lengths_b = self.encode_prompts(records)
         prompts_np, lengths_n = np.repeat(prompts_bp, grpo.num_rollouts, 0), np.repeat(lengths_b, grpo.num_rollouts)
         key = jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
-        out = jax.device_get(sample(ctx.graphdef, state.params, prompts_np, lengths_n, key, self.settings))
+        out = jax.device_get(sample_stage(state.params, prompts_np, lengths_n, key))
         rewards_br, metrics = self.score(records, out)
         batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
                                self.tokenizer.pad_id)
@@ -196,23 +199,57 @@ class GRPOTask(Task):
         metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_br).items()}
         return batch, metrics
 
+    def updates_per_step(self) -> int:
+        return self.cfg.grpo.ppo_epochs * self.cfg.grpo.minibatches
+
+    def stages(self, ctx: StepContext):
+        """"sample": (params, prompts_np, lengths_n, key) -> SampleOutput; "logprobs" (when the behaviour or the
+        reference log-probs are recomputed): (params, tokens_nt, targets_nt) -> logp_nt; "update": (state, a
+        minibatch) -> (state, metrics). Verification runs on the host between sample and update."""
+        graphdef, settings = ctx.graphdef, self.settings
+        update = make_update_step(graphdef, make_grpo_loss_fn(self.cfg.grpo), ctx.tx, ctx.schedule,
+                                  grad_accum_steps=self.cfg.optimizer.grad_accum_steps)
+        stages = {"sample": Stage(lambda params, prompts_np, lengths_n, key: sample(
+            graphdef, params, prompts_np, lengths_n, key, settings), state_fields=("params",))}
+        if self.cfg.grpo.recompute_old_logprobs or self.uses_reference:
+            stages["logprobs"] = Stage(lambda params, tokens_nt, targets_nt: sequence_logprobs(
+                nnx.merge(graphdef, params), tokens_nt, targets_nt)[0], state_fields=("params",))
+        stages["update"] = Stage(update, in_shardings=(ctx.state_shardings, None),
+                                 out_shardings=(ctx.state_shardings, None), donate_argnums=(0,))
+        return stages
+
+    def abstract_inputs(self, ctx: StepContext, state):
+        grpo = self.cfg.grpo
+        rows, width = grpo.prompts_per_step * grpo.num_rollouts, grpo.max_prompt_tokens + grpo.max_new_tokens
+        key = jax.eval_shape(lambda s: jax.random.fold_in(s.rng, ROLLOUT_KEY_SALT), state)
+        prompts = abstract_batch({"prompts": ((rows, grpo.max_prompt_tokens), jnp.int32),
+                                  "lengths": ((rows,), jnp.int32)}, ctx.mesh)
+        sequences = abstract_batch({"tokens_nt": ((rows, width), jnp.int32),
+                                    "targets_nt": ((rows, width), jnp.int32)}, ctx.mesh)
+        size = minibatch_rows(rows, grpo.minibatches)
+        fields = {"tokens_nt": ((size, width), jnp.int32), "targets_nt": ((size, width), jnp.int32),
+                  "response_mask_nt": ((size, width), jnp.bool_), "logp_old_nt": ((size, width), jnp.float32),
+                  "advantages_n": ((size,), jnp.float32), "truncated_n": ((size,), jnp.bool_)}
+        if self.uses_reference:
+            fields["logp_ref_nt"] = ((size, width), jnp.float32)
+        inputs = {"sample": (state.params, prompts["prompts"], prompts["lengths"], key),
+                  "logprobs": (state.params, sequences["tokens_nt"], sequences["targets_nt"]),
+                  "update": (state, abstract_batch(fields, ctx.mesh))}
+        return {name: inputs[name] for name in self.stages(ctx)}
+
     def make_step(self, ctx: StepContext):
         grpo = self.cfg.grpo
-        update = jax.jit(
-            make_update_step(ctx.graphdef, make_grpo_loss_fn(grpo), ctx.tx, ctx.schedule,
-                             grad_accum_steps=self.cfg.optimizer.grad_accum_steps),
-            in_shardings=(ctx.state_shardings, None), out_shardings=(ctx.state_shardings, None), donate_argnums=0)
-        logprobs = jax.jit(lambda params, tokens_nt, targets_nt: sequence_logprobs(
-            nnx.merge(ctx.graphdef, params), tokens_nt, targets_nt)[0])
+        stages = {name: stage.jit(ctx.mesh) for name, stage in self.stages(ctx).items()}
 
         def step(state, records):
-            host_batch, rollout_metrics = self.rollout(ctx, state, records)
+            host_batch, rollout_metrics = self.rollout(stages["sample"], state, records)
             batch = to_device_batch(host_batch, ctx.mesh)
             if grpo.recompute_old_logprobs:
-                batch["logp_old_nt"] = logprobs(state.params, batch["tokens_nt"], batch["targets_nt"])
+                batch["logp_old_nt"] = stages["logprobs"](state.params, batch["tokens_nt"], batch["targets_nt"])
             if self.uses_reference:
-                batch["logp_ref_nt"] = logprobs(state.ref_params, batch["tokens_nt"], batch["targets_nt"])
-            state, metrics = ppo_updates(update, state, batch, epochs=grpo.ppo_epochs, minibatches=grpo.minibatches)
+                batch["logp_ref_nt"] = stages["logprobs"](state.ref_params, batch["tokens_nt"], batch["targets_nt"])
+            state, metrics = ppo_updates(stages["update"], state, batch, epochs=grpo.ppo_epochs,
+                                         minibatches=grpo.minibatches)
             return state, dict(metrics, **rollout_metrics)
 
         return step

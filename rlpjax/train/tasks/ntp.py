@@ -5,12 +5,17 @@ from __future__ import annotations
 import itertools
 
 import jax
+import jax.numpy as jnp
 
 from rlpjax import compute
 from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.train.batches import global_batch_iterator, to_device_batch
-from rlpjax.train.task import StepContext, Task
+from rlpjax.train.ppo import ppo_updates
+from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
 from rlpjax.train.update import make_update_step
+
+BATCH_KEYS = ("tokens", "positions", "segment_ids")
+"""The packed batch's arrays, each int32 [data.global_batch_size, data.seq_len]."""
 
 
 class NTPTask(Task):
@@ -27,12 +32,19 @@ class NTPTask(Task):
 
         return loss_fn
 
-    def make_step(self, ctx: StepContext):
+    def stages(self, ctx: StepContext):
         step = make_update_step(ctx.graphdef, self._loss_fn(), ctx.tx, ctx.schedule,
                                 grad_accum_steps=self.cfg.optimizer.grad_accum_steps, ema_decay=self.ema_decay)
-        jitted = jax.jit(step, in_shardings=(ctx.state_shardings, None), out_shardings=(ctx.state_shardings, None),
-                         donate_argnums=0)
-        return lambda state, host_batch: jitted(state, to_device_batch(host_batch, ctx.mesh))
+        return {"update": Stage(step, in_shardings=(ctx.state_shardings, None),
+                                out_shardings=(ctx.state_shardings, None), donate_argnums=(0,))}
+
+    def abstract_inputs(self, ctx: StepContext, state):
+        shape = (self.cfg.data.global_batch_size, self.cfg.data.seq_len)
+        return {"update": (state, abstract_batch({key: (shape, jnp.int32) for key in BATCH_KEYS}, ctx.mesh))}
+
+    def make_step(self, ctx: StepContext):
+        update = self.stages(ctx)["update"].jit(ctx.mesh)
+        return lambda state, host_batch: ppo_updates(update, state, to_device_batch(host_batch, ctx.mesh))
 
     def make_eval(self, ctx: StepContext):
         """Mean NTP loss over `run.eval_batches` batches of `data.eval_sources` (the same batches every time)."""

@@ -1,8 +1,8 @@
-"""RLP as a `rlpjax train` objective: rollout (sample + score, no gradient), then PPO-style updates.
+"""RLP as a `rlpjax train` objective: the "rollout" stage (sample + score, no gradient), then the "update" stage.
 
 One training step = one rollout over a batch of whole documents (data.mode = "documents") followed by
 `rlp.ppo_epochs` passes of `rlp.minibatches` optimizer updates over it; the EMA teacher moves after every optimizer
-update (inside the shared update step) and `state.step` counts training steps, not minibatches.
+update (inside the shared update step); `state.step` counts training steps and `state.updates` optimizer updates.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import functools
 
 import jax
+import jax.numpy as jnp
 
 from rlpjax import compute
 from rlpjax.config import ModelConfig
@@ -18,13 +19,21 @@ from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
 from rlpjax.rlp.loss import make_rlp_loss_fn
 from rlpjax.rlp.rollout import RolloutSettings, rollout
-from rlpjax.rlp.thoughts import thought_tokens
+from rlpjax.rlp.thoughts import ThoughtTokens, thought_tokens
 from rlpjax.train.batches import global_batch_iterator, to_device_batch
-from rlpjax.train.task import StepContext, Task
-from rlpjax.train.update import make_update_step, ppo_updates
+from rlpjax.train.ppo import minibatch_rows, ppo_updates
+from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
+from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x524C50
 """Folded into the state's key for the rollout, so the update's own key split stays independent of it."""
+ROLLOUT_STATE_FIELDS = ("params", "ema_params", "ref_params")
+"""The TrainState fields the rollout stage reads (the optimizer state stays resident beside it)."""
+
+
+def rollout_key(state) -> jax.Array:
+    """The rollout's key of a step: the state's key with ROLLOUT_KEY_SALT folded in."""
+    return jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
 
 
 class RLPTask(Task):
@@ -37,50 +46,92 @@ class RLPTask(Task):
                               "set data.mode=documents")
         if cfg.rlp.group_size < 2:
             raise ConfigError("rlp.group_size must be at least 2 (the advantage compares thoughts within a group)")
+        if cfg.data.global_batch_size % cfg.rlp.minibatches:
+            raise ConfigError(f"data.global_batch_size {cfg.data.global_batch_size} does not split into "
+                              f"rlp.minibatches={cfg.rlp.minibatches}; choose a divisor")
         self.ema_decay = cfg.rlp.ema_tau
         self.uses_reference = cfg.rlp.kl_beta > 0
-        self.tokenizer = load_tokenizer(cfg.data.tokenizer)
-        self.thoughts = thought_tokens(self.tokenizer, cfg.model.vocab_size)
+        self._tokenizer = None
+        if cfg.rlp.think_ids:
+            if len(cfg.rlp.think_ids) != 2:
+                raise ConfigError(f"rlp.think_ids is {cfg.rlp.think_ids}; give two ids (<think>, </think>) or ()")
+            think, end = cfg.rlp.think_ids
+            self.thoughts = ThoughtTokens(think, end, max(cfg.model.vocab_size, think + 1, end + 1), added=False)
+        else:
+            self.thoughts = thought_tokens(self.tokenizer, cfg.model.vocab_size)
         if self.thoughts.added:
             print(f"[rlpjax] tokenizer has no <think>/</think>: using ids {self.thoughts.think_id}/"
                   f"{self.thoughts.end_think_id} and a vocabulary of {self.thoughts.vocab_size}")
 
+    @property
+    def tokenizer(self):
+        """data.tokenizer, loaded on first use (a step lowered for compile-check with rlp.think_ids never does)."""
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.cfg.data.tokenizer)
+        return self._tokenizer
+
     def model_config(self) -> ModelConfig:
         return dataclasses.replace(self.cfg.model, vocab_size=self.thoughts.vocab_size)
 
-    def rollout_settings(self, shared_prefix: bool = True) -> RolloutSettings:
+    def rollout_settings(self, shared_prefix: bool = True, abstract: bool = False) -> RolloutSettings:
+        """The run's rollout settings; `abstract` (a step only lowered) leaves the pad id, which fills masked
+        positions only, at 0 instead of loading the tokenizer for it."""
         return RolloutSettings.from_config(
             self.cfg.rlp, think_id=self.thoughts.think_id, end_think_id=self.thoughts.end_think_id,
-            pad_id=self.tokenizer.pad_id or 0, shared_prefix=shared_prefix, with_reference=self.uses_reference)
+            pad_id=0 if abstract else self.tokenizer.pad_id or 0, shared_prefix=shared_prefix,
+            with_reference=self.uses_reference, num_docs=self.cfg.data.global_batch_size)
 
     def batches(self):
         return global_batch_iterator(self.cfg.data)
 
+    def updates_per_step(self) -> int:
+        return self.cfg.rlp.ppo_epochs * self.cfg.rlp.minibatches
+
+    def stages(self, ctx: StepContext, shared_prefix: bool = True):
+        """"rollout": (params, ema_params, ref_params, documents, key) -> rollout batch; "update": (state, a
+        minibatch of the rollout batch) -> (state, metrics). `shared_prefix=False` is the benchmark's naive layout."""
+        rs = self.rollout_settings(shared_prefix, abstract=ctx.abstract)
+        update = make_update_step(ctx.graphdef, make_rlp_loss_fn(rs, self.cfg.rlp), ctx.tx, ctx.schedule,
+                                  grad_accum_steps=self.cfg.optimizer.grad_accum_steps, ema_decay=self.ema_decay)
+        return {"rollout": Stage(functools.partial(rollout, ctx.graphdef, rs=rs), state_fields=ROLLOUT_STATE_FIELDS),
+                "update": Stage(update, in_shardings=(ctx.state_shardings, None),
+                                out_shardings=(ctx.state_shardings, None), donate_argnums=(0,))}
+
+    def abstract_inputs(self, ctx: StepContext, state):
+        data = self.cfg.data
+        rows, cols = data.global_batch_size, data.seq_len
+        documents = abstract_batch({"tokens": ((rows, cols), jnp.int32), "positions": ((rows, cols), jnp.int32),
+                                    "segment_ids": ((rows, cols), jnp.int32), "lengths": ((rows,), jnp.int32)},
+                                   ctx.mesh)
+        rollout_args = (state.params, state.ema_params, state.ref_params, documents, jax.eval_shape(rollout_key, state))
+        rollout_batch = jax.eval_shape(self.stages(ctx)["rollout"].fn, *rollout_args)
+        size = minibatch_rows(rows, self.cfg.rlp.minibatches)
+        minibatch = abstract_batch({k: ((size,) + v.shape[1:], v.dtype) for k, v in rollout_batch.items()}, ctx.mesh)
+        return {"rollout": rollout_args, "update": (state, minibatch)}
+
     def make_step(self, ctx: StepContext):
-        rlp = self.cfg.rlp
-        rs = self.rollout_settings()
-        sample_and_score = jax.jit(functools.partial(rollout, ctx.graphdef, rs=rs))
-        update = jax.jit(
-            make_update_step(ctx.graphdef, make_rlp_loss_fn(rs, rlp), ctx.tx, ctx.schedule, ema_decay=self.ema_decay),
-            in_shardings=(ctx.state_shardings, None), out_shardings=(ctx.state_shardings, None), donate_argnums=0)
-        if self.cfg.data.global_batch_size % rlp.minibatches:
-            raise ConfigError(f"data.global_batch_size {self.cfg.data.global_batch_size} does not split into "
-                              f"rlp.minibatches={rlp.minibatches}; choose a divisor")
+        rlp, stages = self.cfg.rlp, {name: stage.jit(ctx.mesh) for name, stage in self.stages(ctx).items()}
 
         def step(state, host_batch):
             batch = to_device_batch(host_batch, ctx.mesh)
-            rollout_batch = sample_and_score(state.params, state.ema_params, state.ref_params, batch,
-                                             jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT))
-            return ppo_updates(update, state, rollout_batch, epochs=rlp.ppo_epochs, minibatches=rlp.minibatches)
+            rollout_batch = stages["rollout"](state.params, state.ema_params, state.ref_params, batch,
+                                              rollout_key(state))
+            return ppo_updates(stages["update"], state, rollout_batch, epochs=rlp.ppo_epochs,
+                               minibatches=rlp.minibatches)
 
         return step
 
-    def flops_and_tokens_per_step(self):
+    def _flops(self, thought_len: float) -> float:
         rlp, data = self.cfg.rlp, self.cfg.data
-        flops = compute.rlp_step_flops(
+        return compute.rlp_step_flops(
             self.model_config(), num_docs=data.global_batch_size, doc_len=data.seq_len,
-            positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
-            thought_len=rlp.max_thought_tokens, horizon=rlp.horizon, prefix_len=data.seq_len // 2,
-            prefix_grad=not rlp.stop_prefix_grad)
-        return flops.total.total, data.global_batch_size * data.seq_len
+            positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size, thought_len=thought_len,
+            horizon=rlp.horizon, prefix_len=data.seq_len // 2, prefix_grad=not rlp.stop_prefix_grad).total.total
 
+    def flops_and_tokens_per_step(self):
+        """At the thought cap: an upper bound (the logged figures use `step_flops`)."""
+        return self._flops(self.cfg.rlp.max_thought_tokens), self.cfg.data.global_batch_size * self.cfg.data.seq_len
+
+    def step_flops(self, metrics: dict) -> float:
+        """FLOPs at the step's measured mean thought length (`length_mean`), the cap when it was not logged."""
+        return self._flops(metrics.get("length_mean", self.cfg.rlp.max_thought_tokens))
