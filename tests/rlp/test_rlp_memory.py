@@ -17,6 +17,7 @@ from rlpjax.rlp.loss import make_rlp_loss_fn
 from rlpjax.rlp.rollout import RolloutSettings, rollout, thought_logprobs
 from rlpjax.train.state import init_train_state
 from rlpjax.train.update import make_update_step
+from rlp_helpers import documents
 
 THINK, END_THINK, PAD = 30, 31, 0
 CFG = ModelConfig(family="qwen3", vocab_size=32, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
@@ -28,22 +29,11 @@ LENGTHS = [12, 3, 7, 4]  # the 3-token document has 2 valid positions of K=3: un
 run_rollout = jax.jit(rollout, static_argnums=(0,), static_argnames="rs")
 
 
-def _documents(lengths, seq_len=12, seed=0):
-    rng = np.random.default_rng(seed)
-    tokens = np.zeros((len(lengths), seq_len), np.int32)
-    for row, n in enumerate(lengths):
-        tokens[row, :n] = rng.integers(1, 30, size=n)
-    segment_ids = (np.arange(seq_len)[None] < np.asarray(lengths)[:, None]).astype(np.int32)
-    positions = np.broadcast_to(np.arange(seq_len, dtype=np.int32), tokens.shape).copy()
-    return {"tokens": jnp.asarray(tokens), "segment_ids": jnp.asarray(segment_ids),
-            "positions": jnp.asarray(positions), "lengths": jnp.asarray(lengths, jnp.int32)}
-
-
 @pytest.fixture(scope="module")
 def parts():
     graphdef, params = nnx.split(Decoder(CFG, rngs=nnx.Rngs(0)), nnx.Param)
     ema = jax.tree.map(lambda x: x * 0.9, params)  # a teacher (and reference) that differs from the policy
-    batch = _documents(LENGTHS)
+    batch = documents(LENGTHS)
     out = run_rollout(graphdef, params, ema, ema, batch, jax.random.PRNGKey(5), rs=RS)
     return graphdef, params, ema, batch, out
 

@@ -13,6 +13,7 @@ from rlpjax.config import ModelConfig
 from rlpjax.model.decoder import Decoder
 from rlpjax.rlp.rollout import RolloutSettings, rollout, row_keys, thought_logprobs
 from rlpjax.sampling import sample
+from rlp_helpers import documents
 
 THINK, END_THINK, PAD = 30, 31, 0
 CFG = ModelConfig(family="qwen3", vocab_size=32, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
@@ -20,17 +21,6 @@ CFG = ModelConfig(family="qwen3", vocab_size=32, hidden_size=32, intermediate_si
 RS = RolloutSettings(positions_per_doc=3, group_size=2, position_strategy="uniform", max_thought_tokens=5,
                      temperature=0.9, top_p=1.0, top_k=0, horizon=2, think_id=THINK, end_think_id=END_THINK,
                      pad_id=PAD)
-
-
-def _documents(lengths, seq_len=12, seed=0):
-    rng = np.random.default_rng(seed)
-    tokens = np.zeros((len(lengths), seq_len), np.int32)
-    for row, n in enumerate(lengths):
-        tokens[row, :n] = rng.integers(1, 30, size=n)
-    segment_ids = (np.arange(seq_len)[None] < np.asarray(lengths)[:, None]).astype(np.int32)
-    positions = np.broadcast_to(np.arange(seq_len, dtype=np.int32), tokens.shape).copy()
-    return {"tokens": jnp.asarray(tokens), "segment_ids": jnp.asarray(segment_ids),
-            "positions": jnp.asarray(positions), "lengths": jnp.asarray(lengths, jnp.int32)}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def parts():
 @pytest.fixture(scope="module")
 def shared_rollout(parts):
     graphdef, params, ema = parts
-    batch = _documents([12, 7, 4])
+    batch = documents([12, 7, 4])
     key = jax.random.PRNGKey(3)
     return batch, key, jax.jit(rollout, static_argnums=(0,), static_argnames="rs")(graphdef, params, ema, None,
                                                                                     batch, key, rs=RS)
@@ -78,7 +68,7 @@ def test_first_and_last_positions(parts):
     """t = 1 (a 2-token document) and t = length - 1 (strategy "last") against the independent run."""
     graphdef, params, ema = parts
     rs = dataclasses.replace(RS, positions_per_doc=1, position_strategy="last")
-    batch = _documents([2, 12, 9])
+    batch = documents([2, 12, 9])
     key = jax.random.PRNGKey(11)
     out = jax.jit(rollout, static_argnums=(0,), static_argnames="rs")(graphdef, params, ema, None, batch, key, rs=rs)
     np.testing.assert_array_equal(np.asarray(out["positions_bk"])[:, 0], [1, 11, 8])
