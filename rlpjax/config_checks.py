@@ -8,6 +8,8 @@ new field gets its range by one line here.
 
 from __future__ import annotations
 
+import pathlib
+
 from rlpjax.config import Config
 from rlpjax.config_io import ConfigError
 
@@ -106,6 +108,11 @@ def _check_cross_fields(cfg: Config) -> None:
         if "://" in _get(cfg, key):
             raise ConfigError(f"{key}={_get(cfg, key)!r}: run directories and checkpoints on object storage are not "
                               "supported yet; use a local path or a bucket mounted as a directory (gcsfuse)")
+    run_dir = pathlib.Path(cfg.run.run_dir or pathlib.Path("runs") / cfg.run.name)
+    blocking = next((p for p in (run_dir, *run_dir.parents) if p.is_file()), None)
+    if blocking is not None:
+        raise ConfigError(f"the run directory {str(run_dir)!r} cannot be made: {str(blocking)!r} is a file; choose "
+                          "another run.run_dir or run.name")
     if cfg.run.objective == "grpo" and cfg.grpo.num_rollouts < 2:
         raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts within a group)")
 

@@ -125,3 +125,9 @@ def test_a_gs_data_path_without_its_filesystem_library_names_the_package(monkeyp
                         lambda name, *a: None if name in ("gcsfs", "tensorflow") else real(name, *a))
     with pytest.raises(ConfigError, match="pip install gcsfs"):
         resolve_shards("gs://bucket/web/*.jsonl", "auto")
+
+
+def test_a_run_directory_below_a_file_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        config_io.resolve(None, [f"run.run_dir={tmp_path / 'notes.txt' / 'run'}"])
