@@ -53,10 +53,14 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(saved: dict, current: dict) -> tuple[list[str], list[str]]:
-    """(unsafe, safe) descriptions `key: old -> new` of the fields that differ between two `config_io.to_dict`s."""
+    """(unsafe, safe) descriptions `key: old -> new` of the fields that differ between two `config_io.to_dict`s.
+
+    A key present on one side only is a field the schema gained or lost between rlpjax versions, not a change of
+    the run: it is ignored (a new field's default keeps the old behaviour), so upgrading rlpjax never blocks a resume.
+    """
     old, new = _flatten(saved), _flatten(current)
     unsafe, safe = [], []
-    for key in sorted(set(old) | set(new)):
+    for key in sorted(set(old) & set(new)):
         if old.get(key) != new.get(key):
             change = f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
             is_safe = any(key == s or (s.endswith(".") and key.startswith(s)) for s in RESUME_SAFE)

@@ -78,6 +78,8 @@ def test_config_changes_classifies_fields():
     unsafe, safe = config_changes(base, other)
     assert unsafe == ["data.sources.0.path: '' -> 'x.jsonl'"]
     assert sorted(safe) == ["checkpoint.keep_last: 3 -> 9", "mesh.fsdp: -1 -> 2"]
+    older_schema = {**base, "run": {k: v for k, v in base["run"].items() if k != "trackers"}}
+    assert config_changes(older_schema, base) == ([], [])  # a field added since the checkpoint is not a change
 
 
 def test_rlpjax_train_refuses_a_changed_architecture_in_one_line_then_fresh_starts_over(tmp_path, capfd):
