@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from rlpjax.data import load_tokenizer
 from rlpjax.data.packing import _pieces, encode_documents
