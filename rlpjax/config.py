@@ -258,6 +258,13 @@ class GRPOConfig:
     """a in the blended rewards (weight of the outcome term)."""
     recompute_old_logprobs: bool = False
     """Recompute behaviour log-probs with a forward pass instead of taking the sampler's."""
+    ratio_logprobs: str = "sampling"
+    """Old / new / reference response log-probs (and the entropy): "sampling" = softmax(logits / temperature) over
+    the full vocabulary, the sampled distribution as TRL scores it (top-p not applied), or "model" = temperature 1."""
+    logits_chunk_tokens: int = 4096
+    """Tokens per chunk when reducing hidden states to log-probs / entropies (update, recomputed old and reference
+    log-probs): each chunk is max(1, this // rows) columns of every row, its [chunk, V] logits rematerialised in the
+    backward; 0 projects all tokens at once."""
     ppo_epochs: int = 1
     """Passes over each rollout batch."""
     minibatches: int = 1

@@ -31,7 +31,8 @@ NON_NEGATIVE = (
     "model.init_std", "data.shuffle_window", "data.num_epochs", "data.prefetch_batches",
     "optimizer.warmup_steps", "optimizer.min_lr_ratio", "optimizer.weight_decay", "optimizer.grad_clip_norm",
     "rlp.top_k", "rlp.kl_beta", "rlp.ntp_weight", "rlp.eps_low", "rlp.eps_high", "rlp.gamma",
-    "grpo.kl_beta", "grpo.entropy_coef", "grpo.eps_low", "grpo.eps_high",
+    "rlp.logits_chunk_tokens", "rlp.rollout_microbatch_rows",
+    "grpo.kl_beta", "grpo.entropy_coef", "grpo.eps_low", "grpo.eps_high", "grpo.logits_chunk_tokens",
     "checkpoint.every_steps", "checkpoint.keep_every", "run.eval_every", "run.peak_tflops",
 )
 """Fields that must be >= 0."""
@@ -39,7 +40,8 @@ NON_NEGATIVE = (
 UNIT_INTERVAL = ("rlp.top_p", "grpo.top_p", "rlp.ema_tau")
 """Fields that must lie in (0, 1]."""
 
-CHOICES = {"run.log_mode": ("bar", "lines")}
+CHOICES = {"run.log_mode": ("bar", "lines"), "rlp.ratio_logprobs": ("sampling", "model"),
+           "grpo.ratio_logprobs": ("sampling", "model")}
 """String fields with a fixed set of values."""
 
 MULTI_CHOICES = {"run.trackers": ("tensorboard", "wandb", "trackio")}

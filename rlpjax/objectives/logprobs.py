@@ -35,38 +35,51 @@ def token_entropy(logits_xv: jax.Array, *, temperature: float = 1.0) -> jax.Arra
 
 def hidden_logprobs(
     project, hidden_xd: jax.Array, targets_x: jax.Array, *, chunk_tokens: int = 0, temperature: float = 1.0,
-    banned_x: jax.Array | None = None, banned_id: int = -1,
+    banned_x: jax.Array | None = None, banned_id: int = -1, entropy_grad: bool = False,
 ) -> tuple[jax.Array, jax.Array]:
-    """(log-prob of each target, entropy without gradient) from hidden states, `chunk_tokens` tokens at a time.
+    """(log-prob of each target, entropy) from hidden states, about `chunk_tokens` tokens at a time.
 
-    project: [n, D] -> [n, V] float32 logits (the model's `logits_from_hidden`); hidden_xd: [..., D]; targets_x:
-    [...] ids. Both under softmax(logits / temperature); where `banned_x` is True, token `banned_id` has logit -inf
-    (the sampler's `min_new_tokens` mask). With chunk_tokens > 0 and more tokens than that, the tokens are flattened
-    and projected chunk by chunk in a `lax.map` whose body is rematerialised (`jax.checkpoint`), so neither the
-    forward nor the backward holds more than one chunk's [chunk_tokens, V] logits; otherwise one projection (the
-    same arithmetic per token).
+    project: [..., D] -> [..., V] float32 logits (the model's `logits_from_hidden`); hidden_xd: [rows, ..., D];
+    targets_x: [rows, ...] ids. Both under softmax(logits / temperature); where `banned_x` is True, token
+    `banned_id` has logit -inf (the sampler's `min_new_tokens` mask). With chunk_tokens > 0 and more tokens than
+    that, each row's tokens are flattened and every chunk takes the same max(1, chunk_tokens // rows) columns of
+    all rows, projected in a `lax.map` whose body is rematerialised (`jax.checkpoint`): neither the forward nor the
+    backward holds more than one chunk's [rows, columns, V] logits, and a batch sharded over its rows stays so
+    (chunks of the flattened rows x columns would make every device project every token). Otherwise one projection
+    (the same arithmetic per token). The entropy carries no gradient unless `entropy_grad` (an entropy bonus in the
+    loss needs one; without it the backward skips the entropy's [chunk, V] terms).
     """
     lead = targets_x.shape
-    hidden_nd = hidden_xd.reshape(-1, hidden_xd.shape[-1])
-    targets_n = targets_x.reshape(-1)
-    banned_n = jnp.zeros(targets_n.shape, bool) if banned_x is None else jnp.broadcast_to(banned_x, lead).reshape(-1)
+    rows = lead[0] if len(lead) > 1 else 1
+    hidden_rnd = hidden_xd.reshape(rows, -1, hidden_xd.shape[-1])
+    targets_rn = targets_x.reshape(rows, -1)
+    banned_rn = (jnp.zeros(targets_rn.shape, bool) if banned_x is None
+                 else jnp.broadcast_to(banned_x, lead).reshape(rows, -1))
 
-    def stats(h_nd, t_n, b_n):
-        logits_nv = project(h_nd)
+    def stats(h_xd, t_x, b_x):
+        logits_xv = project(h_xd)
         if banned_x is not None:
-            logits_nv = jnp.where(b_n[:, None] & (jnp.arange(logits_nv.shape[-1]) == banned_id), -jnp.inf, logits_nv)
-        logp_n, _ = target_logprobs(logits_nv, t_n, temperature=temperature)
-        return logp_n, token_entropy(jax.lax.stop_gradient(logits_nv), temperature=temperature)
+            logits_xv = jnp.where(b_x[..., None] & (jnp.arange(logits_xv.shape[-1]) == banned_id), -jnp.inf, logits_xv)
+        logp_x, _ = target_logprobs(logits_xv, t_x, temperature=temperature)
+        return logp_x, token_entropy(logits_xv if entropy_grad else jax.lax.stop_gradient(logits_xv),
+                                     temperature=temperature)
 
-    n = targets_n.shape[0]
-    if chunk_tokens <= 0 or n <= chunk_tokens:
-        logp_n, entropy_n = stats(hidden_nd, targets_n, banned_n)
+    columns = targets_rn.shape[1]
+    if chunk_tokens <= 0 or rows * columns <= chunk_tokens:
+        logp_rn, entropy_rn = stats(hidden_rnd, targets_rn, banned_rn)
     else:
-        chunks = -(-n // chunk_tokens)
-        pad = chunks * chunk_tokens - n
-        to_chunks = lambda x: jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)).reshape(  # noqa: E731
-            (chunks, chunk_tokens) + x.shape[1:])
-        logp_cn, entropy_cn = jax.lax.map(lambda args: jax.checkpoint(stats)(*args),
-                                          (to_chunks(hidden_nd), to_chunks(targets_n), to_chunks(banned_n)))
-        logp_n, entropy_n = logp_cn.reshape(-1)[:n], entropy_cn.reshape(-1)[:n]
-    return logp_n.reshape(lead), entropy_n.reshape(lead)
+        width = max(1, chunk_tokens // rows)
+        chunks = -(-columns // width)
+        pad = chunks * width - columns
+
+        def to_chunks(x_rn):  # [rows, columns, ...] -> [chunks, rows, width, ...], the last chunk padded
+            x_rn = jnp.pad(x_rn, [(0, 0), (0, pad)] + [(0, 0)] * (x_rn.ndim - 2))
+            return jnp.moveaxis(x_rn.reshape((rows, chunks, width) + x_rn.shape[2:]), 1, 0)
+
+        def from_chunks(x_crw):  # [chunks, rows, width] -> [rows, columns]
+            return jnp.moveaxis(x_crw, 0, 1).reshape(rows, -1)[:, :columns]
+
+        logp_crw, entropy_crw = jax.lax.map(lambda args: jax.checkpoint(stats)(*args),
+                                            (to_chunks(hidden_rnd), to_chunks(targets_rn), to_chunks(banned_rn)))
+        logp_rn, entropy_rn = from_chunks(logp_crw), from_chunks(entropy_crw)
+    return logp_rn.reshape(lead), entropy_rn.reshape(lead)

@@ -27,7 +27,8 @@ def main(workdir: pathlib.Path) -> list[float]:
                 optimizer=OptimizerConfig(learning_rate=1e-4, schedule="constant", warmup_steps=0, weight_decay=0.0),
                 grpo=GRPOConfig(ops=(2, 3, 4), templates=("A", "B", "C"), modes=("forward", "reverse"),
                                 prompts_per_step=8, num_rollouts=8, temperature=0.7, max_prompt_tokens=256,
-                                max_new_tokens=160, kl_beta=0.0, reward="outcome", seed=1),
+                                max_new_tokens=160, kl_beta=0.0, reward="outcome", seed=1,
+                                ratio_logprobs="model"),  # the ratio the test's figures were measured with
                 checkpoint=CheckpointConfig(every_steps=0, async_save=False),
                 run=RunConfig(name="grpo", run_dir=str(workdir / "grpo"), objective="grpo", steps=STEPS,
                               init_from=str(job.arm_dir("base")), progress=False, peak_tflops=1.0))

@@ -55,7 +55,7 @@ def _reference_logprobs(graphdef, params, prompt, response):
 def test_sampler_logprobs_equal_recomputed_at_step0(rollout):
     graphdef, params, _, _, out, batch = rollout
     model = nnx.merge(graphdef, params)
-    recomputed = np.asarray(sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"])[0])
+    recomputed = np.asarray(sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], GRPOConfig())[0])
     mask = batch["response_mask_nt"]
     assert mask.sum() == out.lengths_b.sum() > 0
     np.testing.assert_allclose(recomputed[mask], batch["logp_old_nt"][mask], atol=2e-5)
@@ -99,7 +99,7 @@ def test_loss_fn_matches_numpy_reference(rollout, aggregation):
 def test_ratio_one_and_kl_zero_at_step0(rollout):
     graphdef, params, _, _, out, batch = rollout
     model = nnx.merge(graphdef, params)
-    ref = np.asarray(sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"])[0])
+    ref = np.asarray(sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], GRPOConfig())[0])
     device_batch = dict(batch, logp_ref_nt=ref, advantages_n=np.linspace(-1, 1, 6, dtype=np.float32),
                         truncated_n=~out.stopped_b)
     _, metrics = make_grpo_loss_fn(GRPOConfig(kl_beta=1e-3))(model, device_batch, None)

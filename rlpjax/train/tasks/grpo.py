@@ -13,6 +13,11 @@ response's, then padding, in T = max_prompt_tokens + max_new_tokens columns. Col
 token t + 1 (`targets_nt`); `response_mask_nt` marks the columns whose target is a response token (the stop token
 included), so prompt and padding never get a gradient. Behaviour (`logp_old_nt`) and reference (`logp_ref_nt`)
 log-probs sit in the same columns as the recomputed ones.
+
+All three are log-probs of one distribution (`grpo.ratio_logprobs`): softmax(logits / temperature) by default, the
+sampler's `score_temperature`, so that at step 0 the ratio is exactly 1. The teacher-forced passes (update,
+recomputed behaviour, reference) take the decoder's hidden states and `hidden_logprobs` projects them about
+`grpo.logits_chunk_tokens` tokens at a time, so no [rows, T, V] logits exist when the rows hold more tokens.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
 from rlpjax.objectives.grpo import grpo_advantages
-from rlpjax.objectives.logprobs import target_logprobs, token_entropy
+from rlpjax.objectives.logprobs import hidden_logprobs
 from rlpjax.objectives.policy_gradient import AGGREGATIONS, clipped_policy_loss, group_reward_metrics
 from rlpjax.reasoning.corpora import candidate
 from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.generator import MODES, problem_seed
 from rlpjax.reasoning.rewards import REWARDS, reward
 from rlpjax.reasoning.verify import verify
+from rlpjax.rlp.rollout import RATIO_LOGPROBS
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
@@ -107,10 +113,21 @@ def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, respons
             "logp_old_nt": logp_old_nt}
 
 
-def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(log p(targets_nt), logits) of one teacher-forced pass of `model` over the rows."""
-    logits_ntv = model(tokens_nt)
-    return target_logprobs(logits_ntv, targets_nt)[0], logits_ntv
+def logprob_temperature(grpo: GRPOConfig) -> float:
+    """Temperature of the old / new / reference log-probs: the sampling one ("sampling"), or 1 ("model", greedy)."""
+    return grpo.temperature if grpo.ratio_logprobs == "sampling" and grpo.temperature > 0 else 1.0
+
+
+def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array,
+                      grpo: GRPOConfig) -> tuple[jax.Array, jax.Array]:
+    """([N, T] log p(targets_nt), [N, T] entropy) of one teacher-forced pass of `model` over the rows.
+
+    Both under softmax(logits / `logprob_temperature(grpo)`), reduced from the final hidden states in chunks of
+    `grpo.logits_chunk_tokens`; the entropy is differentiable only when the loss has an entropy bonus.
+    """
+    hidden_ntd = model(tokens_nt, return_hidden=True)
+    return hidden_logprobs(model.logits_from_hidden, hidden_ntd, targets_nt, chunk_tokens=grpo.logits_chunk_tokens,
+                           temperature=logprob_temperature(grpo), entropy_grad=grpo.entropy_coef != 0)
 
 
 def make_grpo_loss_fn(cfg: GRPOConfig):
@@ -123,8 +140,7 @@ def make_grpo_loss_fn(cfg: GRPOConfig):
 
     def loss_fn(model, batch: dict, rng):
         del rng
-        logp_new_nt, logits_ntv = sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"])
-        entropy_nt = token_entropy(logits_ntv if cfg.entropy_coef else jax.lax.stop_gradient(logits_ntv))
+        logp_new_nt, entropy_nt = sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], cfg)
         return clipped_policy_loss(
             logp_new_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"],
             eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, kl_beta=cfg.kl_beta,
@@ -149,7 +165,7 @@ class GRPOTask(Task):
                                if "a" in inspect.signature(REWARDS[grpo.reward]).parameters else {})
         self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
                                          top_p=grpo.top_p, stop_tokens=(self.tokenizer.eos_id,),
-                                         pad_id=self.tokenizer.pad_id)
+                                         pad_id=self.tokenizer.pad_id, score_temperature=logprob_temperature(grpo))
 
     def batches(self) -> ProblemStream:
         return ProblemStream(self.cfg.grpo)
@@ -206,14 +222,14 @@ class GRPOTask(Task):
         """"sample": (params, prompts_np, lengths_n, key) -> SampleOutput; "logprobs" (when the behaviour or the
         reference log-probs are recomputed): (params, tokens_nt, targets_nt) -> logp_nt; "update": (state, a
         minibatch) -> (state, metrics). Verification runs on the host between sample and update."""
-        graphdef, settings = ctx.graphdef, self.settings
-        update = make_update_step(graphdef, make_grpo_loss_fn(self.cfg.grpo), ctx.tx, ctx.schedule,
+        graphdef, settings, grpo = ctx.graphdef, self.settings, self.cfg.grpo
+        update = make_update_step(graphdef, make_grpo_loss_fn(grpo), ctx.tx, ctx.schedule,
                                   grad_accum_steps=self.cfg.optimizer.grad_accum_steps)
         stages = {"sample": Stage(lambda params, prompts_np, lengths_n, key: sample(
             graphdef, params, prompts_np, lengths_n, key, settings), state_fields=("params",))}
-        if self.cfg.grpo.recompute_old_logprobs or self.uses_reference:
+        if grpo.recompute_old_logprobs or self.uses_reference:
             stages["logprobs"] = Stage(lambda params, tokens_nt, targets_nt: sequence_logprobs(
-                nnx.merge(graphdef, params), tokens_nt, targets_nt)[0], state_fields=("params",))
+                nnx.merge(graphdef, params), tokens_nt, targets_nt, grpo)[0], state_fields=("params",))
         stages["update"] = Stage(update, in_shardings=(ctx.state_shardings, None),
                                  out_shardings=(ctx.state_shardings, None), donate_argnums=(0,))
         return stages
@@ -277,6 +293,8 @@ def _validate(grpo: GRPOConfig) -> None:
                           f"grpo.minibatches={grpo.minibatches}; choose a divisor")
     if grpo.reward not in REWARDS:
         raise ConfigError(f"grpo.reward={grpo.reward!r} is unknown; choose one of {sorted(REWARDS)}")
+    if grpo.ratio_logprobs not in RATIO_LOGPROBS:
+        raise ConfigError(f"grpo.ratio_logprobs={grpo.ratio_logprobs!r} is unknown; choose one of {RATIO_LOGPROBS}")
     if grpo.aggregation not in AGGREGATIONS:
         raise ConfigError(f"grpo.aggregation={grpo.aggregation!r} is unknown; choose one of {AGGREGATIONS}")
     if not grpo.ops or min(grpo.ops) < 2:
