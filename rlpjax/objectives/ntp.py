@@ -46,8 +46,10 @@ def ntp_loss(
     unweighted), num_tokens (sum of the prediction weights) and loss_weight (the same count: gradient accumulation
     weighs each micro-batch by it, see train.update).
     """
-    weights_bt = next_token_weights(segment_ids_bt, loss_mask_bt)
-    logp_bt, logz_bt = target_logprobs(logits_btv[:, :-1], tokens_bt[:, 1:])
+    # Every column of the logits is scored against the next token (the last column against a dummy 0 with weight 0):
+    # slicing the [B, T, V] logits to T-1 columns would copy them, and pad their gradient back, once each per step.
+    weights_bt = jnp.pad(next_token_weights(segment_ids_bt, loss_mask_bt), ((0, 0), (0, 1)))
+    logp_bt, logz_bt = target_logprobs(logits_btv, jnp.pad(tokens_bt[:, 1:], ((0, 0), (0, 1))))
     num_tokens = jnp.sum(weights_bt)
     nll = safe_divide(jnp.sum(jnp.where(weights_bt != 0, -logp_bt * weights_bt, 0.0)), num_tokens)
     z_loss = safe_divide(jnp.sum(jnp.where(weights_bt != 0, jnp.square(logz_bt) * weights_bt, 0.0)), num_tokens)
