@@ -169,7 +169,9 @@ class Decoder(nnx.Module):
         cache and right-padded prompts with `num_new_b` = prompt lengths (the padding is written but never seen and
         is overwritten by the next tokens). Decode: time = 1. Teacher-forced branches: an empty cache of
         max_len = time. The caller keeps lengths + time <= max_len. `return_hidden=True` returns the final-normed
-        hidden states [batch, time, hidden] instead of the logits (see `__call__`).
+        hidden states [batch, time, hidden] instead of the logits (see `__call__`). A donated or loop-carried cache
+        (the sampler's while loop) is updated in place: a decode step writes one slot per layer and row, it does
+        not copy the cache (tests/model/test_kv_cache_inplace.py).
         """
         _, time = tokens_bt.shape
         positions_bt = cache.lengths[:, None] + jnp.arange(time, dtype=jnp.int32)[None, :]
@@ -182,7 +184,6 @@ class Decoder(nnx.Module):
             cache_kv=(cache.k, cache.v),
             write_start_b=cache.lengths,
             prefix=prefix,
-            keep_kv=True,
         )
         added_b = jnp.full_like(cache.lengths, time) if num_new_b is None else num_new_b.astype(jnp.int32)
         out_btx = self._final_norm(x_btd) if return_hidden else self._logits(x_btd)
@@ -227,15 +228,31 @@ class Decoder(nnx.Module):
         prefix: PrefixKV | None = None,
         keep_kv: bool = False,
     ):
-        """Embed and run all blocks; returns (residual stream [batch, time, hidden], (k, v) per layer or None)."""
+        """Embed and run all blocks; returns (residual stream [batch, time, hidden], (k, v) stacks or None).
+
+        Three cases, chosen statically:
+        - no `cache_kv`: each block attends to its own new keys / values, which are returned stacked
+          [layers, batch, time, kv_heads, head_dim] if `keep_kv`;
+        - a cache of exactly `time` slots (teacher-forced branches, `return_kv`-like passes): the write covers
+          every slot, so the new keys / values ARE the new cache: the same blocks as without a cache, their keys /
+          values returned stacked (in the cache's dtype);
+        - a longer cache (prefill, decode): block i writes its new keys / values into the stacked cache at
+          (layer i, row b, slots write_start_b[b] + 0..time-1) and attends over layer i of the updated stacks. The
+          stacks are the loop's state (the Python loop's variables, or the `lax.scan` carry), never sliced into
+          per-layer outputs and re-stacked, so XLA writes a donated or loop-carried cache in place: a decode step
+          writes `time` slots per layer instead of copying the cache. The block is then two remat-wrapped parts,
+          the projections (q, k, v) before the write and attention + MLP after it.
+        """
         cfg = self.cfg
         compute = dtype_of(cfg.compute_dtype)
         x_btd = constrain(jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute), RESIDUAL_AXES)
         cos_bth, sin_bth = rope_angles(positions_bt, cfg.head_dim, cfg.rope_theta)
         prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.k.shape[2])
+        in_place = cache_kv is not None and cache_kv[0].shape[2] > tokens_bt.shape[1]
+        kv_dtype = compute if cache_kv is None else cache_kv[0].dtype
 
-        def block(x_btd, layer_inputs):
-            p, cache_l, prefix_l = layer_inputs
+        def project(x_btd, p):
+            """The block's q [batch, time, heads, head_dim] and new k, v [batch, time, kv_heads, head_dim]."""
             p = {name: value.astype(compute) for name, value in p.items()}
             h_btd = rms_norm(x_btd, p["attn_norm_ld"], cfg.rms_norm_eps)
             q_btnh = jnp.einsum("btd,dnh->btnh", h_btd, p["q_weight_ldnh"])
@@ -248,30 +265,60 @@ class Decoder(nnx.Module):
                 k_btkh = rms_norm(k_btkh, p["k_norm_lh"], cfg.rms_norm_eps)
             q_btnh = constrain(apply_rope(q_btnh, cos_bth, sin_bth), HEADS_AXES)
             k_btkh = constrain(apply_rope(k_btkh, cos_bth, sin_bth), KV_AXES)
-            v_btkh = constrain(v_btkh, KV_AXES)
-            if cache_l is not None:
-                k_btkh = constrain(write_rows(cache_l[0], k_btkh, write_start_b), KV_AXES)
-                v_btkh = constrain(write_rows(cache_l[1], v_btkh, write_start_b), KV_AXES)
+            return q_btnh, k_btkh, constrain(v_btkh, KV_AXES)
+
+        def attend_and_mlp(x_btd, p, q_btnh, k_bskh, v_bskh, prefix_l):
+            """The block's output residual stream from its input, queries and the keys / values it attends to."""
+            p = {name: value.astype(compute) for name, value in p.items()}
             prefix_args = None if prefix_l is None else (prefix_l[0], prefix_l[1], prefix_mask_bp)
-            attn_btnh = constrain(attend(q_btnh, k_btkh, v_btkh, own_mask_bqs, prefix_args), HEADS_AXES)
+            attn_btnh = constrain(attend(q_btnh, k_bskh, v_bskh, own_mask_bqs, prefix_args), HEADS_AXES)
             x_btd = constrain(x_btd + jnp.einsum("btnh,nhd->btd", attn_btnh, p["o_weight_lnhd"]), RESIDUAL_AXES)
             h_btd = rms_norm(x_btd, p["mlp_norm_ld"], cfg.rms_norm_eps)
             x_btd = x_btd + swiglu_mlp(h_btd, p["gate_weight_ldf"], p["up_weight_ldf"], p["down_weight_lfd"])
-            return constrain(x_btd, RESIDUAL_AXES), ((k_btkh, v_btkh) if keep_kv else None)
+            return constrain(x_btd, RESIDUAL_AXES)
 
-        block = _remat(block, cfg.remat_policy)
-        layer_inputs = (
+        def own_block(x_btd, p, prefix_l):
+            """A whole block attending to its own new keys / values; returns (residual stream, (k, v))."""
+            q_btnh, k_btkh, v_btkh = project(x_btd, p)
+            k_btkh, v_btkh = k_btkh.astype(kv_dtype), v_btkh.astype(kv_dtype)
+            return attend_and_mlp(x_btd, p, q_btnh, k_btkh, v_btkh, prefix_l), (k_btkh, v_btkh)
+
+        own_block = _remat(own_block, cfg.remat_policy)
+        project, attend_and_mlp = _remat(project, cfg.remat_policy), _remat(attend_and_mlp, cfg.remat_policy)
+        keep_kv = keep_kv or cache_kv is not None
+
+        def layer(carry, layer_inputs):
+            """One block: carry = (residual stream, (k, v) stacks when in place, else None), output = its (k, v)
+            when they are kept and not written in place; `index` is the block's layer."""
+            x_btd, stacks = carry
+            p, prefix_l, index = layer_inputs
+            if stacks is None:
+                x_btd, kv = own_block(x_btd, p, prefix_l)
+                return (x_btd, None), (kv if keep_kv else None)
+            q_btnh, k_btkh, v_btkh = project(x_btd, p)
+            stacks = tuple(
+                constrain(write_rows(stack, index, new_btkh, write_start_b), CACHE_AXES)
+                for stack, new_btkh in zip(stacks, (k_btkh, v_btkh))
+            )
+            k_bskh, v_bskh = (constrain(stack[index], KV_AXES) for stack in stacks)
+            return (attend_and_mlp(x_btd, p, q_btnh, k_bskh, v_bskh, prefix_l), stacks), None
+
+        carry = (x_btd, tuple(constrain(a, CACHE_AXES) for a in cache_kv) if in_place else None)
+        per_layer = (
             self.layers.stacked(),
-            None if cache_kv is None else tuple(constrain(a, CACHE_AXES) for a in cache_kv),
             None if prefix is None else (constrain(prefix.k, CACHE_AXES), constrain(prefix.v, CACHE_AXES)),
         )
         if cfg.scan_layers:
-            return jax.lax.scan(block, x_btd, layer_inputs)
-        per_layer = []
-        for index in range(cfg.num_layers):
-            x_btd, kv = block(x_btd, jax.tree.map(lambda a: a[index], layer_inputs))
-            per_layer.append(kv)
-        return x_btd, (jax.tree.map(lambda *a: jnp.stack(a), *per_layer) if keep_kv else None)
+            (x_btd, stacks), kv = jax.lax.scan(
+                layer, carry, per_layer + (jnp.arange(cfg.num_layers, dtype=jnp.int32),)
+            )
+        else:
+            kv_per_layer = []
+            for index in range(cfg.num_layers):
+                carry, kv = layer(carry, jax.tree.map(lambda a: a[index], per_layer) + (index,))
+                kv_per_layer.append(kv)
+            (x_btd, stacks), kv = carry, jax.tree.map(lambda *a: jnp.stack(a), *kv_per_layer)
+        return x_btd, (stacks if in_place else kv)
 
 
 def _remat(block_fn, policy: str):

@@ -47,13 +47,24 @@ class PrefixKV:
     lengths: jnp.ndarray
 
 
-def write_rows(cache_bshd: jnp.ndarray, new_bthd: jnp.ndarray, start_b: jnp.ndarray) -> jnp.ndarray:
-    """Write new_bthd into cache_bshd at slots start_b[b] .. start_b[b] + time - 1 of each row b.
+def write_rows(cache_lbshd: jnp.ndarray, layer, new_bthd: jnp.ndarray, start_b: jnp.ndarray) -> jnp.ndarray:
+    """Write new_bthd into layer `layer` of the stacked cache at slots start_b[b] .. start_b[b] + time - 1 of row b.
 
-    The caller keeps start_b + time <= max_len (XLA would otherwise clamp the start and overwrite earlier slots).
+    One scatter of a [time, kv_heads, head_dim] window per row into the whole [layers, batch, slots, ...] buffer (the
+    scatter a per-row `dynamic_update_slice` becomes, with the layer as one more index), so that XLA updates a
+    donated or loop-carried cache in place instead of slicing a layer out and re-stacking it (a full cache copy per
+    call). `layer` is an int or a traced int32 scalar (under `lax.scan`). The caller keeps start_b + time <= max_len
+    (like `dynamic_update_slice`, XLA would otherwise clamp the start and overwrite earlier slots). Differentiable
+    in the cache and in new_bthd.
     """
-
-    def write_row(row_shd, new_thd, start):
-        return jax.lax.dynamic_update_slice(row_shd, new_thd.astype(row_shd.dtype), (start, 0, 0))
-
-    return jax.vmap(write_row)(cache_bshd, new_bthd, start_b)
+    batch = new_bthd.shape[0]
+    index_b3 = jnp.stack(
+        [jnp.full((batch,), layer, jnp.int32), jnp.arange(batch, dtype=jnp.int32), start_b.astype(jnp.int32)], axis=1
+    )
+    dims = jax.lax.ScatterDimensionNumbers(
+        update_window_dims=(1, 2, 3), inserted_window_dims=(0, 1), scatter_dims_to_operand_dims=(0, 1, 2)
+    )
+    return jax.lax.scatter(
+        cache_lbshd, index_b3, new_bthd.astype(cache_lbshd.dtype), dims,
+        indices_are_sorted=True, unique_indices=True, mode=jax.lax.GatherScatterMode.CLIP,
+    )
