@@ -1,12 +1,14 @@
 """`rlpjax bench <name> [--config FILE] [overrides...] [--json FILE]`: run one benchmark and print its figures.
 
     rlpjax bench all --json runs/bench/all.json    # NTP step, sampler, RLP step, data pipeline: one table
-    rlpjax bench ntp | sampler | rlp | data
+    rlpjax bench ntp | sampler | data
+    rlpjax bench rlp [--kg 4x4,8x8] [--layouts shared,naive] [--peer torch]
 
-Without `--config`, `data` reads the default config and the others the quickstart model
-(experiments/quickstart.py), with `ntp` at its suite shape (batch 8 x seq 512); `--config` benchmarks that
-config's model (and, for `ntp` and `data`, its batch shape). Adding a benchmark is one entry in `BENCHMARKS`: a
-name -> function(cfg: Config) -> dict.
+Without `--config` each benchmark reads its own preset (`DEFAULT_CONFIG`): `ntp` the ~15M-parameter model of
+experiments/bench/ntp_15m.py (8 x 512), `rlp` and `sampler` the 4-layer x 256 Llama of
+experiments/bench/rlp_llama_4x256.py (RLP: 4 documents x 512, K = G = 4, thoughts <= 64), `data` the defaults;
+`all` runs each part on its own preset. `--config` benchmarks that config's model (and, for `ntp`, `rlp` and
+`data`, its shapes). Adding a benchmark is one entry in `BENCHMARKS`: a name -> function(cfg, args) -> dict.
 """
 
 from __future__ import annotations
@@ -18,37 +20,49 @@ import pathlib
 from rlpjax.config import Config
 from rlpjax.config_io import resolve
 
-QUICKSTART = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "quickstart.py"
+PRESETS = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "bench"
+NTP_PRESET = PRESETS / "ntp_15m.py"
+RLP_PRESET = PRESETS / "rlp_llama_4x256.py"
 
 
-def _bench_data(cfg: Config) -> dict:
+def _bench_data(cfg: Config, args) -> dict:
     from rlpjax.bench.data import bench_data
 
     return bench_data(cfg.data)
 
 
-def _bench_ntp(cfg: Config) -> dict:
+def _bench_ntp(cfg: Config, args) -> dict:
     from rlpjax.bench.ntp import bench_ntp
 
     return bench_ntp(cfg)
 
 
-def _bench_sampler(cfg: Config) -> dict:
+def _bench_sampler(cfg: Config, args) -> dict:
     from rlpjax.bench.sampler import bench_sampler
 
     return bench_sampler(cfg)
 
 
-def _bench_rlp(cfg: Config) -> dict:
-    from rlpjax.bench.rlp import bench_rlp
+def _bench_rlp(cfg: Config, args) -> dict:
+    from rlpjax.bench.rlp import bench_rlp, parse_kg, parse_layouts
 
-    return bench_rlp(cfg, kg=((4, 4), (4, 8), (8, 8)))
+    layouts = parse_layouts(args.layouts)
+    if args.peer and args.peer not in layouts:
+        layouts = (*layouts, args.peer)
+    return bench_rlp(cfg, kg=parse_kg(args.kg) if args.kg else None, layouts=layouts, repeats=args.repeats)
 
 
-def _bench_all(cfg: Config) -> dict:
+def _bench_all(cfg: Config | None, args) -> dict:
     from rlpjax.bench.all import bench_all
 
-    return bench_all(cfg)
+    return bench_all(part_configs(cfg, args.overrides))
+
+
+def part_configs(cfg: Config | None, overrides: list[str]) -> dict[str, Config]:
+    """The config of each part of `bench all`: `cfg` for all (given `--config`), else each part's preset."""
+    if cfg is not None:
+        return {part: cfg for part in ("ntp", "sampler", "rlp", "data")}
+    return {part: resolve(DEFAULT_CONFIG[part], overrides) for part in ("ntp", "sampler", "rlp", "data")}
 
 
 BENCHMARKS = {
@@ -58,16 +72,16 @@ BENCHMARKS = {
     "rlp": _bench_rlp,
     "sampler": _bench_sampler,
 }
-"""Benchmark name -> function of the resolved config returning a dict of figures."""
+"""Benchmark name -> function(resolved config, parsed arguments) returning a dict of figures (`all` gets None
+without `--config`: each part then reads its own preset)."""
 
-DEFAULT_CONFIG: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "all": (str(QUICKSTART), ()),
-    "data": (None, ()),
-    "ntp": (str(QUICKSTART), ("data.seq_len=512", "data.global_batch_size=8")),
-    "rlp": (str(QUICKSTART), ()),
-    "sampler": (str(QUICKSTART), ()),
+DEFAULT_CONFIG: dict[str, str | None] = {
+    "data": None,
+    "ntp": str(NTP_PRESET),
+    "rlp": str(RLP_PRESET),
+    "sampler": str(RLP_PRESET),
 }
-"""Benchmark name -> (config file, overrides applied before the user's) used when `--config` is not given."""
+"""Benchmark name -> the preset read when `--config` is not given (None: the defaults); `all` uses each part's."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +90,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="preset .py or saved run config .json (default: experiments/quickstart.py; for "
                              "`data`, the defaults)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--kg", default=None,
+                        help="rlp: comma-separated KxG settings (positions per document x thoughts per position), "
+                             "e.g. 4x4,8x8 (default: the config's rlp.positions_per_doc x rlp.group_size)")
+    parser.add_argument("--layouts", default="shared,naive",
+                        help="rlp: comma-separated step layouts among shared, naive, torch (default: shared,naive)")
+    parser.add_argument("--peer", default=None, choices=("torch",),
+                        help="rlp: add a peer implementation of the same step, run side by side (torch: "
+                             "torch + transformers, in the public prototypes' layout; needs the hf extra)")
+    parser.add_argument("--repeats", type=int, default=3, help="rlp: timed runs of each stage after a warm-up")
     parser.add_argument("overrides", nargs="*", help="dotted overrides such as data.seq_len=2048")
 
 
@@ -83,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         cfg = resolve(args.config, args.overrides)
     else:
-        path, defaults = DEFAULT_CONFIG[args.name]
-        cfg = resolve(path, [*defaults, *args.overrides])
-    figures = BENCHMARKS[args.name](cfg)
+        cfg = None if args.name == "all" else resolve(DEFAULT_CONFIG[args.name], args.overrides)
+    figures = BENCHMARKS[args.name](cfg, args)
     if args.name == "all":
         from rlpjax.bench.all import format_table
 

@@ -1,38 +1,86 @@
-"""One RLP step timed in the shared-prefix layout and in the naive one, on the same model, batch and key.
+"""`rlpjax bench rlp`: one RLP training step, stage by stage, in rlpjax's shared-prefix layout, its naive layout and
+(`--peer torch`) a torch + transformers peer, on the same model, documents and positions.
 
-The naive layout re-encodes each document's prefix for every one of its K*G branches (as the public PyTorch
-prototypes do); the shared layout encodes each document once and lets every branch attend to it. Both sample the
-same thoughts (tested), so the step does the same useful work and the ratio of thought tokens per second is the
-speed-up. Each stage (sample, score, update) is its own compiled function here so it can be timed; the trainer fuses
-sample and score into one.
+- "shared" / "naive": the trainer's own programs, `RLPTask.stages(ctx)` "rollout" and "update", jitted as the loop
+  jits them (naive: `shared_prefix=False`, every branch re-encodes its prefix, as the public PyTorch prototypes do).
+  A step is one rollout and one update (`rlp.ppo_epochs = rlp.minibatches = 1`).
+- Where the rollout's time goes: its three parts (the EMA teacher's pass and the choice of positions; the prefix
+  encoding and thought sampling; the scoring of `</think> x_t ..`) are the library functions `rollout` calls, each
+  also compiled and timed on its own.
+- "torch": `bench.torch_peer`, the same step written as the prototypes write it (`generate` per branch row, then
+  teacher-forced scoring and the clipped update), at the positions rlpjax chose.
+
+The shared and naive layouts sample the same thoughts (tested); the torch peer draws its own, so the figure compared
+is thought tokens per second (sampled thought tokens / step seconds). FLOPs per stage are `compute.rlp_step_flops`
+at the measured mean thought length and mean position, counted once for every layout (the useful work: what the
+naive layout recomputes is not model FLOPs); MFU = FLOPs / seconds / (measured matmul peak x devices).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
+from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
+from rlpjax import compute
 from rlpjax.config import Config
-from rlpjax.rlp.loss import make_rlp_loss_fn
-from rlpjax.rlp.rollout import RolloutSettings, sample_branches, score_branches
-from rlpjax.train.state import init_train_state
-from rlpjax.train.update import make_update_step
+from rlpjax.config_io import ConfigError
+
+LAYOUTS = ("shared", "naive", "torch")
+"""The step's implementations `--layouts` chooses among (`--peer torch` adds "torch")."""
 
 
-def _documents(vocab: int, docs: int, doc_len: int, seed: int) -> dict:
-    tokens = np.random.default_rng(seed).integers(0, vocab - 2, size=(docs, doc_len), dtype=np.int32)
-    return {"tokens": jnp.asarray(tokens), "segment_ids": jnp.ones((docs, doc_len), jnp.int32),
-            "positions": jnp.broadcast_to(jnp.arange(doc_len, dtype=jnp.int32), (docs, doc_len)),
-            "lengths": jnp.full((docs,), doc_len, jnp.int32)}
+def _log(message: str) -> None:
+    print(f"[bench rlp] {message}", file=sys.stderr, flush=True)
 
 
-def _peak_bytes(compiled) -> int:
+def parse_kg(text: str) -> tuple[tuple[int, int], ...]:
+    """"4x4,8x8" -> ((4, 4), (8, 8)): positions per document K and thoughts per position G."""
+    try:
+        pairs = tuple(tuple(int(n) for n in item.lower().split("x")) for item in text.split(",") if item.strip())
+    except ValueError:
+        pairs = ()
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise ConfigError(f"--kg {text!r} is not a list of KxG settings; write e.g. --kg 4x4,8x8")
+    return pairs
+
+
+def parse_layouts(text: str) -> tuple[str, ...]:
+    """"shared,naive" -> ("shared", "naive"), each one of LAYOUTS."""
+    layouts = tuple(item.strip() for item in text.split(",") if item.strip())
+    unknown = [layout for layout in layouts if layout not in LAYOUTS]
+    if not layouts or unknown:
+        raise ConfigError(f"--layouts {text!r}: choose among {', '.join(LAYOUTS)} (comma-separated)")
+    return layouts
+
+
+def step_config(cfg: Config, *, positions_per_doc: int, group_size: int, docs: int, doc_len: int,
+                max_thought_tokens: int) -> Config:
+    """`cfg` as one benchmarked RLP step: the shape asked for, one update per rollout, documents mode, the last two
+    ids as `<think>` / `</think>` unless `rlp.think_ids` names them, and room for `doc_len + thought + horizon`."""
+    vocab = cfg.model.vocab_size
+    rlp = dataclasses.replace(cfg.rlp, positions_per_doc=positions_per_doc, group_size=group_size,
+                              max_thought_tokens=max_thought_tokens, think_ids=cfg.rlp.think_ids or (vocab - 2, vocab - 1),
+                              ppo_epochs=1, minibatches=1)
+    max_seq_len = max(cfg.model.max_seq_len, doc_len + max_thought_tokens + rlp.horizon + 1)
+    return cfg.replace(model=dataclasses.replace(cfg.model, max_seq_len=max_seq_len),
+                       data=dataclasses.replace(cfg.data, mode="documents", global_batch_size=docs, seq_len=doc_len),
+                       rlp=rlp, run=dataclasses.replace(cfg.run, objective="rlp"))
+
+
+def random_documents(vocab: int, docs: int, doc_len: int, seed: int) -> dict[str, np.ndarray]:
+    """A host batch of full-length documents of uniform random tokens below the two thought ids."""
+    tokens = np.random.default_rng(seed).integers(1, vocab - 2, size=(docs, doc_len), dtype=np.int32)
+    return {"tokens": tokens, "segment_ids": np.ones((docs, doc_len), np.int32),
+            "positions": np.broadcast_to(np.arange(doc_len, dtype=np.int32), (docs, doc_len)).copy(),
+            "lengths": np.full((docs,), doc_len, np.int32)}
+
+
+def peak_bytes(compiled) -> int:
     """Arguments + outputs + temporaries (minus aliased buffers) of a compiled executable."""
     m = compiled.memory_analysis()
     if m is None:
@@ -40,66 +88,182 @@ def _peak_bytes(compiled) -> int:
     return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
 
 
-def _timed(compiled, args, repeats: int) -> tuple[float, object]:
-    out = jax.block_until_ready(compiled(*args))  # warm-up run
+def _timed(call: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """(mean seconds of `repeats` calls after a warm-up call, the last output)."""
+    out = jax.block_until_ready(call())
     start = time.perf_counter()
     for _ in range(repeats):
-        out = jax.block_until_ready(compiled(*args))
+        out = jax.block_until_ready(call())
     return (time.perf_counter() - start) / repeats, out
 
 
-def time_rlp_step(cfg: Config, rs: RolloutSettings, batch: dict, repeats: int = 3) -> dict:
-    """Seconds per stage, thought tokens per second and peak bytes of one RLP step in the layout `rs` asks for."""
-    graphdef, params = nnx.split(_model(cfg), nnx.Param)
-    tx = optax.adamw(cfg.optimizer.learning_rate)
-    state = init_train_state(params, tx, cfg.run.seed, with_ema=True)
-    key = jax.random.PRNGKey(cfg.run.seed)
+class _StageTimer:
+    """Compiles and times the stages of one layout, logging each as it finishes (long benchmarks stay talkative)."""
 
-    sample_fn = jax.jit(lambda p, e, b, k: sample_branches(nnx.merge(graphdef, p), nnx.merge(graphdef, e), b, k, rs))
-    score_fn = jax.jit(lambda p, b, s: score_branches(nnx.merge(graphdef, p), b, s, rs))
-    update_fn = jax.jit(make_update_step(graphdef, make_rlp_loss_fn(rs, cfg.rlp), tx, optax.constant_schedule(0.0),
-                                         ema_decay=cfg.rlp.ema_tau))
+    def __init__(self, label: str, repeats: int, log: Callable[[str], None]):
+        self.label, self.repeats, self.log = label, repeats, log
+        self.compiled: list = []
 
-    sample_c = sample_fn.lower(state.params, state.ema_params, batch, key).compile()
-    sample_s, sampled = _timed(sample_c, (state.params, state.ema_params, batch, key), repeats)
-    score_c = score_fn.lower(state.params, batch, sampled).compile()
-    score_s, rollout_batch = _timed(score_c, (state.params, batch, sampled), repeats)
-    update_c = update_fn.lower(state, rollout_batch).compile()
-    update_s, _ = _timed(update_c, (state, rollout_batch), repeats)
+    def compile(self, name: str, jitted, *args):
+        start = time.perf_counter()
+        compiled = jitted.lower(*args).compile()
+        self.log(f"{self.label} {name}: compiled in {time.perf_counter() - start:.1f} s")
+        self.compiled.append(compiled)
+        return compiled
 
-    thought_tokens = int(jnp.sum(sampled.thoughts.lengths_b))
-    step_s = sample_s + score_s + update_s
-    return {"sample_s": sample_s, "score_s": score_s, "update_s": update_s, "step_s": step_s,
-            "thought_tokens": thought_tokens, "thought_tokens_per_s": thought_tokens / step_s,
-            "peak_bytes": max(_peak_bytes(c) for c in (sample_c, score_c, update_c))}
+    def time(self, name: str, call: Callable[[], object]) -> tuple[float, object]:
+        seconds, out = _timed(call, self.repeats)
+        self.log(f"{self.label} {name}: {seconds:.3f} s per call ({self.repeats} timed after a warm-up)")
+        return seconds, out
 
 
-def _model(cfg: Config):
-    from rlpjax.model.decoder import Decoder
+def _stage_flops(cfg: Config, rollout_batch: dict) -> dict[str, float]:
+    """Model FLOPs of each stage and part at the rollout's mean thought length and mean position."""
+    from rlpjax.train.tasks.rlp import RLPTask
 
-    return Decoder(cfg.model, rngs=nnx.Rngs(cfg.run.seed))
+    rlp, data = cfg.rlp, cfg.data
+    thought_len = float(np.mean(np.sum(np.asarray(rollout_batch["thought_mask_bkgl"]), axis=-1)))
+    flops = compute.rlp_step_flops(
+        RLPTask(cfg).model_config(), num_docs=data.global_batch_size, doc_len=data.seq_len,
+        positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size, thought_len=thought_len,
+        horizon=rlp.horizon, prefix_len=float(np.mean(np.asarray(rollout_batch["positions_bk"]))),
+        prefix_grad=not rlp.stop_prefix_grad)
+    teacher, sample = flops.ema_pass.total, flops.policy_prefix.total + flops.sampling.total
+    return {"teacher": teacher, "sample": sample, "score": flops.scoring.total,
+            "rollout": teacher + sample + flops.scoring.total, "update": flops.update.total,
+            "step": flops.total.total}
 
 
-def bench_rlp(cfg: Config, *, docs: int = 4, doc_len: int = 512, kg: tuple[tuple[int, int], ...] = ((4, 4),),
-              max_thought_tokens: int = 64, repeats: int = 3) -> dict:
-    """Shared vs naive RLP step for each (K, G) in `kg`; figures flattened as `<K>x<G>/<layout>/<figure>`."""
+def time_jax_step(cfg: Config, host_batch: dict, shared_prefix: bool, *, repeats: int, label: str,
+                  log: Callable[[str], None] = _log) -> tuple[dict, dict]:
+    """Seconds, thought tokens and peak bytes of the trainer's RLP step in one layout -> (figures, rollout batch).
+
+    The "rollout" and "update" stages are `RLPTask.stages`; `teacher_s`, `sample_s` and `score_s` time the
+    rollout's parts on their own (their sum is close to `rollout_s`, which fuses them into one program).
+    """
+    from flax import nnx
+
+    from rlpjax.rlp.rollout import SampledBranches, choose_positions, row_keys, sample_thoughts, score_branches
+    from rlpjax.sharding import make_mesh
+    from rlpjax.train.batches import to_device_batch
+    from rlpjax.train.loop import build_state, check_batch_fits_mesh
+    from rlpjax.train.task import Stage, StepContext
+    from rlpjax.train.tasks.rlp import RLPTask, rollout_key
+
+    mesh = make_mesh(cfg.mesh)
+    check_batch_fits_mesh(cfg, mesh)
+    task = RLPTask(cfg)
+    graphdef, state, shardings, tx, schedule, _ = build_state(cfg, task, mesh)
+    ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
+                      process_index=jax.process_index(), process_count=jax.process_count(), abstract=True)
+    stages = {name: stage.jit(mesh) for name, stage in task.stages(ctx, shared_prefix=shared_prefix).items()}
+    rs = task.rollout_settings(shared_prefix, abstract=True)  # synthetic documents: no tokenizer, pad id 0
+    batch = to_device_batch(host_batch, mesh)
+    timer = _StageTimer(label, repeats, log)
+    key = rollout_key(state)
+
+    # The rollout's parts, each the library function `rollout` calls, with the same keys.
+    position_key, sample_key = jax.random.split(key)
+    keys_r = row_keys(sample_key, host_batch["tokens"].shape[0] * rs.branches_per_doc)
+    model = lambda params: nnx.merge(graphdef, params)  # noqa: E731
+    teacher = Stage(lambda ema, b, k: choose_positions(model(ema), b, k, rs)).jit(mesh)
+    sample = Stage(lambda p, b, pos, k: sample_thoughts(model(p), b, pos, k, rs)).jit(mesh)
+    score = Stage(lambda p, b, s: score_branches(model(p), b, s, rs)).jit(mesh)
+    teacher_c = timer.compile("teacher", teacher, state.ema_params, batch, position_key)
+    teacher_s, (s_ema_bs, positions_bk, valid_bk) = timer.time("teacher", lambda: teacher_c(
+        state.ema_params, batch, position_key))
+    sample_c = timer.compile("sample", sample, state.params, batch, positions_bk, keys_r)
+    sample_s, (thoughts, cache, prefix) = timer.time("sample", lambda: sample_c(state.params, batch, positions_bk,
+                                                                                 keys_r))
+    sampled = SampledBranches(s_ema_bs, positions_bk, valid_bk, thoughts, cache, prefix)
+    score_c = timer.compile("score", score, state.params, batch, sampled)
+    score_s, _ = timer.time("score", lambda: score_c(state.params, batch, sampled))
+
+    # The trainer's two stages.
+    rollout_args = (state.params, state.ema_params, state.ref_params, batch, key)
+    rollout_c = timer.compile("rollout", stages["rollout"], *rollout_args)
+    rollout_s, rollout_batch = timer.time("rollout", lambda: rollout_c(*rollout_args))
+    update_c = timer.compile("update", stages["update"], state, rollout_batch)
+    held = {"state": state}
+
+    def update():
+        held["state"], metrics = update_c(held["state"], rollout_batch)  # the state is donated: carry it along
+        return metrics
+
+    update_s, _ = timer.time("update", update)
+
+    step_s = rollout_s + update_s
+    thought_tokens = int(np.sum(np.asarray(thoughts.lengths_b)))
+    max_length = int(np.max(np.asarray(thoughts.lengths_b)))
+    figures = {"teacher_s": teacher_s, "sample_s": sample_s, "score_s": score_s, "rollout_s": rollout_s,
+               "update_s": update_s, "step_s": step_s, "thought_tokens": thought_tokens,
+               "thought_tokens_per_s": thought_tokens / step_s, "decode_steps": max_length,
+               "ms_per_decode_step": 1e3 * sample_s / max(max_length, 1),
+               "peak_bytes": max(peak_bytes(c) for c in timer.compiled)}
+    return figures, rollout_batch
+
+
+def _with_mfu(figures: dict, flops: dict[str, float], peak_tflops: float, devices: int) -> dict:
+    """Each stage's MFU (`<stage>_mfu`) from its seconds and model FLOPs."""
+    out = dict(figures)
+    for stage, stage_flops in flops.items():
+        if f"{stage}_s" in figures and figures[f"{stage}_s"] > 0:
+            out[f"{stage}_mfu"] = stage_flops / figures[f"{stage}_s"] / (peak_tflops * 1e12 * devices)
+            out[f"{stage}_flops"] = stage_flops
+    return out
+
+
+def bench_rlp(cfg: Config, *, docs: int | None = None, doc_len: int | None = None,
+              kg: tuple[tuple[int, int], ...] | None = None, max_thought_tokens: int | None = None,
+              layouts: tuple[str, ...] = ("shared", "naive"), repeats: int = 3, peak_tflops: float | None = None,
+              log: Callable[[str], None] = _log) -> dict:
+    """The RLP step in each layout for each (K, G); figures flattened as `<K>x<G>/<layout>/<figure>`.
+
+    Unset sizes come from `cfg` (documents: data.global_batch_size x data.seq_len; K, G and the thought cap:
+    rlp.*). `<K>x<G>/speedup` is shared over naive thought tokens per second, `<K>x<G>/speedup_vs_torch` shared
+    over torch. `peak_tflops`: the per-device matmul peak for MFU (default: measured here).
+    """
+    from rlpjax.train.metrics import measure_peak_tflops
+
+    docs = docs or cfg.data.global_batch_size
+    doc_len = doc_len or cfg.data.seq_len
+    kg = kg or ((cfg.rlp.positions_per_doc, cfg.rlp.group_size),)
+    max_thought_tokens = max_thought_tokens or cfg.rlp.max_thought_tokens
+    if "torch" in layouts and not any(layout in layouts for layout in ("shared", "naive")):
+        layouts = ("shared", *layouts)  # the torch peer thinks at the positions rlpjax's step chose
+    peak = measure_peak_tflops() if peak_tflops is None else peak_tflops
+    devices = jax.device_count()
     figures = {"docs": docs, "doc_len": doc_len, "max_thought_tokens": max_thought_tokens, "repeats": repeats,
-               "model": f"{cfg.model.num_layers}L d{cfg.model.hidden_size} V{cfg.model.vocab_size}",
-               "device": jax.devices()[0].device_kind, "jax": jax.__version__}
-    batch = _documents(cfg.model.vocab_size, docs, doc_len, cfg.run.seed)
+               "layouts": list(layouts), "model": f"{cfg.model.num_layers}L d{cfg.model.hidden_size} "
+               f"V{cfg.model.vocab_size}", "device": jax.devices()[0].device_kind, "jax": jax.__version__,
+               "peak_tflops_per_device": peak}
+    host_batch = random_documents(cfg.model.vocab_size, docs, doc_len, cfg.run.seed)
     for K, G in kg:
-        rlp = dataclasses.replace(cfg.rlp, positions_per_doc=K, group_size=G, max_thought_tokens=max_thought_tokens)
-        run_cfg = cfg.replace(rlp=rlp)
-        rs = RolloutSettings(
-            positions_per_doc=K, group_size=G, position_strategy=rlp.position_strategy,
-            max_thought_tokens=max_thought_tokens, temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k,
-            horizon=rlp.horizon, think_id=cfg.model.vocab_size - 2, end_think_id=cfg.model.vocab_size - 1, pad_id=0)
-        results = {layout: time_rlp_step(run_cfg, dataclasses.replace(rs, shared_prefix=layout == "shared"),
-                                         batch, repeats)
-                   for layout in ("shared", "naive")}
-        for layout, result in results.items():
-            figures.update({f"{K}x{G}/{layout}/{name}": value for name, value in result.items()})
-        figures[f"{K}x{G}/speedup"] = (results["shared"]["thought_tokens_per_s"]
-                                       / results["naive"]["thought_tokens_per_s"])
-    return figures
+        run_cfg = step_config(cfg, positions_per_doc=K, group_size=G, docs=docs, doc_len=doc_len,
+                              max_thought_tokens=max_thought_tokens)
+        results, flops, positions_bk = {}, None, None
+        for layout in (layout for layout in layouts if layout != "torch"):
+            label = f"{K}x{G} {layout}"
+            log(f"{label}: {docs} docs x {doc_len} tokens, {docs * K * G} branch rows, thoughts <= {max_thought_tokens}")
+            result, rollout_batch = time_jax_step(run_cfg, host_batch, layout == "shared", repeats=repeats,
+                                                  label=label, log=log)
+            if flops is None:
+                flops, positions_bk = _stage_flops(run_cfg, rollout_batch), np.asarray(rollout_batch["positions_bk"])
+            results[layout] = result
+        if "torch" in layouts:
+            from rlpjax.bench.torch_peer import time_torch_rlp_step
+            from rlpjax.train.tasks.rlp import RLPTask
 
+            log(f"{K}x{G} torch: the torch + transformers step ({repeats} timed after a warm-up)")
+            results["torch"] = time_torch_rlp_step(run_cfg, RLPTask(run_cfg).rollout_settings(abstract=True),
+                                                   host_batch["tokens"], positions_bk, repeats=repeats)
+            log(f"{K}x{G} torch: {results['torch']['step_s']:.3f} s per step")
+        for layout, result in results.items():
+            result = _with_mfu(result, flops, peak, devices if layout != "torch" else 1)
+            figures.update({f"{K}x{G}/{layout}/{name}": value for name, value in result.items()})
+        tps = {layout: result["thought_tokens_per_s"] for layout, result in results.items()}
+        if "shared" in tps and "naive" in tps:
+            figures[f"{K}x{G}/speedup"] = tps["shared"] / tps["naive"]
+        if "shared" in tps and "torch" in tps:
+            figures[f"{K}x{G}/speedup_vs_torch"] = tps["shared"] / tps["torch"]
+    return figures

@@ -243,7 +243,7 @@ def parse_size(size: int | str) -> int:
     return int(float(match.group(1)) * units[match.group(2).upper()])
 
 
-def _hf_tensors(cfg: ModelConfig, model: Decoder) -> dict[str, np.ndarray]:
+def hf_tensors(cfg: ModelConfig, model: Decoder) -> dict[str, np.ndarray]:
     """The model's parameters under their HF names, in HF layout (checkpoint order: embeddings, layers, head)."""
     pure = jax.tree.map(lambda a: np.asarray(jax.device_get(a)), nnx.state(model, nnx.Param).to_pure_dict())
     tensors = {"model.embed_tokens.weight": pure["embed_vd"]}
@@ -286,7 +286,7 @@ def save_hf_model(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder, *,
     """
     directory = pathlib.Path(path)
     directory.mkdir(parents=True, exist_ok=True)
-    shards = _shards(_hf_tensors(cfg, model), parse_size(max_shard_size))
+    shards = _shards(hf_tensors(cfg, model), parse_size(max_shard_size))
     if len(shards) == 1:
         save_file(shards[0], str(directory / "model.safetensors"), metadata={"format": "pt"})
     else:

@@ -42,8 +42,8 @@ class StepContext:
     process_index: int
     process_count: int
     abstract: bool = False
-    """The stages are built to be lowered only (compile-check), never run: a task may then skip host-side lookups
-    that change no shape (e.g. the tokenizer's pad id, which only fills masked positions)."""
+    """The stages are built without host-side lookups that change no shape (e.g. the tokenizer's pad id, which only
+    fills masked positions; 0 is used): compile-check lowers them, `bench rlp` runs them on synthetic documents."""
 
 
 @dataclasses.dataclass(frozen=True)

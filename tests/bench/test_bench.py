@@ -17,7 +17,7 @@ from rlpjax.bench.all import SuiteSettings, bench_all, format_table, table_rows
 
 TINY_MODEL = ["model.vocab_size=40", "model.hidden_size=16", "model.intermediate_size=32", "model.num_layers=1",
               "model.num_heads=2", "model.num_kv_heads=1", "model.head_dim=8", "model.max_seq_len=64",
-              "data.seq_len=16"]
+              "data.seq_len=16", "rlp.max_thought_tokens=4"]
 TINY = SuiteSettings(ntp_rows=8, ntp_seq_len=16, ntp_repeats=1, peak_matmul_size=128, sampler_batch_sizes=(1, 3),
                      sampler_prompt_len=4, sampler_new_tokens=5, sampler_repeats=1, rlp_docs=2, rlp_doc_len=16,
                      rlp_kg=(), rlp_max_thought_tokens=4, rlp_repeats=1, data_batches=2, use_shared_data=False)
@@ -29,7 +29,8 @@ def _run_cli(settings: SuiteSettings, tmp_path) -> tuple[str, dict]:
     cli.add_arguments(parser)
     out, printed = tmp_path / "all.json", io.StringIO()
     with pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(printed):
-        monkeypatch.setitem(cli.BENCHMARKS, "all", lambda cfg: bench_all(cfg, settings))
+        monkeypatch.setitem(cli.BENCHMARKS, "all",
+                            lambda cfg, args: bench_all(cli.part_configs(cfg, args.overrides), settings))
         assert cli.run(parser.parse_args(["all", *TINY_MODEL, "--json", str(out)])) == 0
     return printed.getvalue(), json.loads(out.read_text())
 
@@ -38,8 +39,9 @@ def _check_table(printed: str, figures: dict) -> list[str]:
     """The table's JSON keys, after checking that each is in the JSON with a positive finite value."""
     assert figures["benchmark"] == "all"
     assert format_table(figures) in printed
-    shown = re.findall(r"\| `([^`]+)` \|$", printed, flags=re.M)
-    assert shown == [key for _, _, key, _ in table_rows(figures)]
+    shown = [key for keys in re.findall(r"\| ((?:`[^`]+` ?)+) \|$", printed, flags=re.M)
+             for key in re.findall(r"`([^`]+)`", keys)]
+    assert shown == [key for _, _, keys, _ in table_rows(figures) for key in ((keys,) if isinstance(keys, str) else keys)]
     for key in shown:
         value = figures[key]
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (key, value)
@@ -54,7 +56,7 @@ def suite(tmp_path_factory):
 def test_json_holds_every_figure_of_the_table(suite):
     printed, figures = suite
     shown = _check_table(printed, figures)
-    assert len(shown) >= 20
+    assert len(shown) >= 19
     for part in ("NTP step", "sampler batch 1", "sampler batch 3", "data pipeline", "wall time"):
         assert f"| {part} |" in printed
     for words in ("machine:", f"JAX {figures['machine/jax']}", "batch 8 x seq 16", "prompt 4 + 5 new tokens",
@@ -86,12 +88,18 @@ def test_data_is_compared_with_the_ntp_step_at_the_same_shape(suite):
 
 
 @pytest.mark.slow
-def test_rlp_rows_shared_and_naive(tmp_path):
-    settings = dataclasses.replace(TINY, rlp_kg=((2, 2),), sampler_batch_sizes=(1,))
+def test_rlp_rows_shared_naive_and_torch(tmp_path):
+    from rlpjax.bench.all import torch_available
+
+    layouts = ("shared", "naive", "torch") if torch_available() else ("shared", "naive")
+    settings = dataclasses.replace(TINY, rlp_kg=((2, 2),), sampler_batch_sizes=(1,), rlp_docs=8, rlp_layouts=layouts)
     printed, f = _run_cli(settings, tmp_path)
     _check_table(printed, f)
-    for part in ("RLP 2x2 shared", "RLP 2x2 naive", "RLP 2x2"):
+    for part in [f"RLP 2x2 {layout}" for layout in layouts] + ["RLP 2x2"]:
         assert f"| {part} |" in printed
-    assert f["rlp/2x2/shared/thought_tokens"] == f["rlp/2x2/naive/thought_tokens"]
+    assert f["rlp/2x2/shared/thought_tokens"] == f["rlp/2x2/naive/thought_tokens"]  # the same thoughts
     assert f["rlp/2x2/speedup"] == pytest.approx(
         f["rlp/2x2/shared/thought_tokens_per_s"] / f["rlp/2x2/naive/thought_tokens_per_s"])
+    if "torch" in layouts:
+        assert f["rlp/2x2/speedup_vs_torch"] == pytest.approx(
+            f["rlp/2x2/shared/thought_tokens_per_s"] / f["rlp/2x2/torch/thought_tokens_per_s"])
