@@ -130,3 +130,18 @@ def test_compiler_out_of_memory_is_a_does_not_fit_verdict(tmp_path, capsys, monk
     assert code == 1 and report["verdict"] == "does not fit" and "update" in report["refused"]
     out = capsys.readouterr().out
     assert "ran out of memory" in out and "verdict: does not fit" in out
+
+
+def test_a_stage_batch_that_does_not_split_over_the_mesh_is_one_sentence():
+    """12 rows per minibatch on 8 batch devices: a ConfigError naming the rows and the devices, not JAX's
+    IndivisibleError from inside the sharding code."""
+    import jax.numpy as jnp
+
+    from rlpjax.config import MeshConfig
+    from rlpjax.sharding import make_mesh
+    from rlpjax.train.task import abstract_batch
+
+    mesh = make_mesh(MeshConfig())
+    assert abstract_batch({"tokens_nt": ((16, 4), jnp.int32)}, mesh)["tokens_nt"].shape == (16, 4)
+    with pytest.raises(ConfigError, match="'tokens_nt' has 12 rows, which do not split over the mesh's 8 batch"):
+        abstract_batch({"tokens_nt": ((12, 4), jnp.int32)}, mesh)

@@ -138,6 +138,12 @@ def abstract_batch(shapes: dict[str, tuple[tuple[int, ...], Any]], mesh: Mesh) -
     """{name: (shape, dtype)} -> ShapeDtypeStructs split over the batch axes like `to_device_batch` places them."""
     from rlpjax.sharding import batch_sharding
 
+    devices = mesh.shape["data"] * mesh.shape["fsdp"]
+    for key, (shape, _) in shapes.items():
+        if shape[0] % devices:
+            raise ConfigError(f"a stage's batch {key!r} has {shape[0]} rows, which do not split over the mesh's "
+                              f"{devices} batch devices (data x fsdp); choose a batch or minibatch count whose rows "
+                              f"per minibatch are a multiple of {devices}")
     return {key: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding(mesh, len(shape)))
             for key, (shape, dtype) in shapes.items()}
 
