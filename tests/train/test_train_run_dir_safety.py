@@ -111,7 +111,11 @@ def test_a_stop_signal_during_start_up_exits_cleanly_in_one_line(tmp_path, signa
 
     process = subprocess.Popen(train_command(tmp_path / "run", "run.steps=2"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=child_env())
-    time.sleep(4.0)  # inside `rlpjax train` (its start-up takes well over 4 s: JAX import, model, compilation)
+    # run_info.json is written as `train` starts, before the model is built and the first step compiles (seconds on
+    # any machine): a signal sent then lands in start-up, whatever the machine's speed (a fixed sleep did not).
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "run_info.json").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     process.send_signal(getattr(signal, signame))
     out, err = process.communicate(timeout=120)
     lines = [line for line in err.strip().splitlines() if line.strip()]
