@@ -11,6 +11,17 @@ import jax
 import jax.numpy as jnp
 
 
+RATIO_LOGPROBS = ("sampling", "model")
+"""`rlp.ratio_logprobs` / `grpo.ratio_logprobs`: the old, new and reference log-probs of the PPO ratio under
+softmax(logits / temperature) (the sampled distribution, as TRL scores it; top-k / top-p are not applied) or under
+the model itself (temperature 1)."""
+
+
+def ratio_temperature(ratio_logprobs: str, sampling_temperature: float) -> float:
+    """Temperature of the ratio's log-probs: the sampling one for "sampling" (1 when sampling is greedy), else 1."""
+    return sampling_temperature if ratio_logprobs == "sampling" and sampling_temperature > 0 else 1.0
+
+
 def target_logprobs(
     logits_xv: jax.Array, targets_x: jax.Array, *, temperature: float = 1.0
 ) -> tuple[jax.Array, jax.Array]:

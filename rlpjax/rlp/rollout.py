@@ -21,7 +21,7 @@ from flax import nnx
 
 from rlpjax.config_io import ConfigError
 from rlpjax.model.kv_cache import KVCache, PrefixKV
-from rlpjax.objectives.logprobs import hidden_logprobs
+from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
 from rlpjax.objectives.positions import select_positions
 from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
 
@@ -79,8 +79,8 @@ class RolloutSettings:
 
     @property
     def logprob_temperature(self) -> float:
-        """Temperature of the old / new / reference thought log-probs: the sampling one, or 1 ("model", greedy)."""
-        return self.temperature if self.ratio_logprobs == "sampling" and self.temperature > 0 else 1.0
+        """Temperature of the old / new / reference thought log-probs (`rlp.ratio_logprobs`)."""
+        return ratio_temperature(self.ratio_logprobs, self.temperature)
 
     def docs_per_microbatch(self, num_docs: int) -> int:
         """Documents per rollout micro-batch (all of them when `microbatch_rows` is 0)."""
@@ -95,11 +95,6 @@ class RolloutSettings:
                                 top_p=self.top_p, top_k=self.top_k, stop_tokens=(self.end_think_id,),
                                 pad_id=self.pad_id, min_new_tokens=self.min_thought_tokens,
                                 score_temperature=self.logprob_temperature)
-
-
-RATIO_LOGPROBS = ("sampling", "model")
-"""`rlp.ratio_logprobs`: thought log-probs under softmax(logits / temperature) (the sampled distribution, as TRL
-scores it; top-k / top-p are not applied) or under the model itself (temperature 1)."""
 
 
 def map_documents(fn, tree: dict, docs_per_micro: int):

@@ -16,9 +16,8 @@ from rlpjax.config import Config, GRPOConfig, ModelConfig
 from rlpjax.config_checks import CHOICES
 from rlpjax.config_io import ConfigError, resolve
 from rlpjax.model.decoder import Decoder
-from rlpjax.objectives.logprobs import hidden_logprobs, target_logprobs, token_entropy
+from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, target_logprobs, token_entropy
 from rlpjax.objectives.policy_gradient import clipped_policy_loss
-from rlpjax.rlp.rollout import RATIO_LOGPROBS
 from rlpjax.sampling import sample
 from rlpjax.train.tasks.grpo import GRPOTask, make_grpo_loss_fn, rollout_layout, sequence_logprobs
 

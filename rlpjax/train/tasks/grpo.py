@@ -34,14 +34,13 @@ from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
 from rlpjax.objectives.grpo import grpo_advantages
-from rlpjax.objectives.logprobs import hidden_logprobs
+from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
 from rlpjax.objectives.policy_gradient import AGGREGATIONS, clipped_policy_loss, group_reward_metrics
 from rlpjax.reasoning.corpora import candidate
 from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.generator import MODES, problem_seed
 from rlpjax.reasoning.rewards import REWARDS, reward
 from rlpjax.reasoning.verify import verify
-from rlpjax.rlp.rollout import RATIO_LOGPROBS
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
@@ -114,8 +113,8 @@ def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, respons
 
 
 def logprob_temperature(grpo: GRPOConfig) -> float:
-    """Temperature of the old / new / reference log-probs: the sampling one ("sampling"), or 1 ("model", greedy)."""
-    return grpo.temperature if grpo.ratio_logprobs == "sampling" and grpo.temperature > 0 else 1.0
+    """Temperature of the old / new / reference log-probs (`grpo.ratio_logprobs`)."""
+    return ratio_temperature(grpo.ratio_logprobs, grpo.temperature)
 
 
 def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array,
