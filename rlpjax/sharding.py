@@ -151,6 +151,11 @@ def named_sharding(logical_axes: Sequence[str | None], shape: Sequence[int], mes
     return NamedSharding(mesh, logical_to_spec(logical_axes, shape, mesh))
 
 
+def batch_ways(mesh: Mesh) -> int:
+    """How many ways the batch axis is split: the mesh's data x fsdp devices."""
+    return mesh.shape["data"] * mesh.shape["fsdp"]
+
+
 def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
     """Sharding of [batch, time, ...] inputs: batch over ("data", "fsdp"), the rest replicated."""
     return NamedSharding(mesh, PartitionSpec(("data", "fsdp"), *([None] * (ndim - 1))))

@@ -81,11 +81,11 @@ def random_documents(vocab: int, docs: int, doc_len: int, seed: int) -> dict[str
 
 
 def peak_bytes(compiled) -> int:
-    """Arguments + outputs + temporaries (minus aliased buffers) of a compiled executable."""
-    m = compiled.memory_analysis()
-    if m is None:
-        return 0
-    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes)
+    """The bytes XLA plans for a compiled executable, as compile-check totals a stage (`stage_memory`)."""
+    from rlpjax.compile_check import stage_memory
+
+    stats = compiled.memory_analysis()
+    return 0 if stats is None else stage_memory(stats)["total_bytes"]
 
 
 def _timed(call: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -117,14 +117,12 @@ class _StageTimer:
         return seconds, out
 
 
-def _stage_flops(cfg: Config, rollout_batch: dict) -> dict[str, float]:
+def _stage_flops(cfg: Config, model_cfg, rollout_batch: dict) -> dict[str, float]:
     """Model FLOPs of each stage and part at the rollout's mean thought length and mean position."""
-    from rlpjax.train.tasks.rlp import RLPTask
-
     rlp, data = cfg.rlp, cfg.data
     thought_len = float(np.mean(np.sum(np.asarray(rollout_batch["thought_mask_bkgl"]), axis=-1)))
     flops = compute.rlp_step_flops(
-        RLPTask(cfg).model_config(), num_docs=data.global_batch_size, doc_len=data.seq_len,
+        model_cfg, num_docs=data.global_batch_size, doc_len=data.seq_len,
         positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size, thought_len=thought_len,
         horizon=rlp.horizon, prefix_len=float(np.mean(np.asarray(rollout_batch["positions_bk"]))),
         prefix_grad=not rlp.stop_prefix_grad)
@@ -134,12 +132,13 @@ def _stage_flops(cfg: Config, rollout_batch: dict) -> dict[str, float]:
             "step": flops.total.total}
 
 
-def time_jax_step(cfg: Config, host_batch: dict, shared_prefix: bool, *, repeats: int, label: str,
+def time_jax_step(cfg: Config, task, host_batch: dict, shared_prefix: bool, *, repeats: int, label: str,
                   log: Callable[[str], None] = _log) -> tuple[dict, dict]:
     """Seconds, thought tokens and peak bytes of the trainer's RLP step in one layout -> (figures, rollout batch).
 
-    The "rollout" and "update" stages are `RLPTask.stages`; `teacher_s`, `sample_s` and `score_s` time the
-    rollout's parts on their own (their sum is close to `rollout_s`, which fuses them into one program).
+    `task` is the `RLPTask` of `cfg`. The "rollout" and "update" stages are `task.stages`; `teacher_s`, `sample_s`
+    and `score_s` time the rollout's parts on their own (their sum is close to `rollout_s`, which fuses them into
+    one program).
     """
     from flax import nnx
 
@@ -148,11 +147,10 @@ def time_jax_step(cfg: Config, host_batch: dict, shared_prefix: bool, *, repeats
     from rlpjax.train.batches import to_device_batch
     from rlpjax.train.loop import build_state, check_batch_fits_mesh
     from rlpjax.train.task import Stage, StepContext
-    from rlpjax.train.tasks.rlp import RLPTask, rollout_key
+    from rlpjax.train.tasks.rlp import rollout_key
 
     mesh = make_mesh(cfg.mesh)
     check_batch_fits_mesh(cfg, mesh)
-    task = RLPTask(cfg)
     graphdef, state, shardings, tx, schedule, _ = build_state(cfg, task, mesh)
     ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
                       process_index=jax.process_index(), process_count=jax.process_count(), abstract=True)
@@ -224,6 +222,7 @@ def bench_rlp(cfg: Config, *, docs: int | None = None, doc_len: int | None = Non
     over torch. `peak_tflops`: the per-device matmul peak for MFU (default: measured here).
     """
     from rlpjax.train.metrics import measure_peak_tflops
+    from rlpjax.train.tasks.rlp import RLPTask
 
     docs = docs or cfg.data.global_batch_size
     doc_len = doc_len or cfg.data.seq_len
@@ -241,21 +240,22 @@ def bench_rlp(cfg: Config, *, docs: int | None = None, doc_len: int | None = Non
     for K, G in kg:
         run_cfg = step_config(cfg, positions_per_doc=K, group_size=G, docs=docs, doc_len=doc_len,
                               max_thought_tokens=max_thought_tokens)
+        task = RLPTask(run_cfg)
         results, flops, positions_bk = {}, None, None
         for layout in (layout for layout in layouts if layout != "torch"):
             label = f"{K}x{G} {layout}"
             log(f"{label}: {docs} docs x {doc_len} tokens, {docs * K * G} branch rows, thoughts <= {max_thought_tokens}")
-            result, rollout_batch = time_jax_step(run_cfg, host_batch, layout == "shared", repeats=repeats,
+            result, rollout_batch = time_jax_step(run_cfg, task, host_batch, layout == "shared", repeats=repeats,
                                                   label=label, log=log)
             if flops is None:
-                flops, positions_bk = _stage_flops(run_cfg, rollout_batch), np.asarray(rollout_batch["positions_bk"])
+                flops = _stage_flops(run_cfg, task.model_config(), rollout_batch)
+                positions_bk = np.asarray(rollout_batch["positions_bk"])
             results[layout] = result
         if "torch" in layouts:
             from rlpjax.bench.torch_peer import time_torch_rlp_step
-            from rlpjax.train.tasks.rlp import RLPTask
 
             log(f"{K}x{G} torch: the torch + transformers step ({repeats} timed after a warm-up)")
-            results["torch"] = time_torch_rlp_step(run_cfg, RLPTask(run_cfg).rollout_settings(abstract=True),
+            results["torch"] = time_torch_rlp_step(run_cfg, task.rollout_settings(abstract=True),
                                                    host_batch["tokens"], positions_bk, repeats=repeats)
             log(f"{K}x{G} torch: {results['torch']['step_s']:.3f} s per step")
         for layout, result in results.items():

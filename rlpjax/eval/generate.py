@@ -132,9 +132,9 @@ def _row_placement(mesh: jax.sharding.Mesh | None, batch_size: int):
     """How a host array of batch rows is put on devices: split over the mesh's batch axes, or left to jit."""
     if mesh is None:
         return lambda array: array
-    from rlpjax.sharding import batch_sharding
+    from rlpjax.sharding import batch_sharding, batch_ways
 
-    shards = mesh.shape["data"] * mesh.shape["fsdp"]
+    shards = batch_ways(mesh)
     if batch_size % shards:
         raise ConfigError(f"batch size {batch_size} does not divide over the {shards} data x fsdp devices; "
                           f"use a multiple of {shards}")

@@ -20,7 +20,7 @@ from flax import nnx
 from rlpjax import __version__, config_io
 from rlpjax.config import Config
 from rlpjax.config_io import ConfigError
-from rlpjax.sharding import create_sharded_model, make_mesh
+from rlpjax.sharding import batch_ways, create_sharded_model, make_mesh
 from rlpjax.train import distributed
 from rlpjax.train.checkpoint import Checkpointer, abstract_like
 from rlpjax.train.init import load_initial_params, model_config_for_init
@@ -66,7 +66,7 @@ def _write_run_files(run_dir: pathlib.Path, cfg: Config) -> None:
 
 def check_batch_fits_mesh(cfg: Config, mesh) -> None:
     """The global batch must split evenly over the mesh's batch axes (data x fsdp)."""
-    batch_devices = mesh.shape["data"] * mesh.shape["fsdp"]
+    batch_devices = batch_ways(mesh)
     if cfg.data.global_batch_size % batch_devices:
         raise ConfigError(f"data.global_batch_size={cfg.data.global_batch_size} does not split over the "
                           f"{batch_devices} data x fsdp devices of the mesh; use a multiple of {batch_devices} "

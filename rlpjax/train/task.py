@@ -136,9 +136,9 @@ class Task(abc.ABC):
 
 def abstract_batch(shapes: dict[str, tuple[tuple[int, ...], Any]], mesh: Mesh) -> dict[str, jax.ShapeDtypeStruct]:
     """{name: (shape, dtype)} -> ShapeDtypeStructs split over the batch axes like `to_device_batch` places them."""
-    from rlpjax.sharding import batch_sharding
+    from rlpjax.sharding import batch_sharding, batch_ways
 
-    devices = mesh.shape["data"] * mesh.shape["fsdp"]
+    devices = batch_ways(mesh)
     for key, (shape, _) in shapes.items():
         if shape[0] % devices:
             raise ConfigError(f"a stage's batch {key!r} has {shape[0]} rows, which do not split over the mesh's "
