@@ -25,7 +25,7 @@ from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.model.attention import attend, cache_mask, prefix_mask, segment_causal_mask
 from rlpjax.model.kv_cache import KVCache, PrefixKV, write_rows
-from rlpjax.model.layers import dtype_of, normal_param, param, rms_norm, swiglu_mlp
+from rlpjax.model.layers import DENSE_OUTPUT, dense, dtype_of, normal_param, param, rms_norm, swiglu_mlp
 from rlpjax.model.rope import apply_rope, rope_angles
 from rlpjax.sharding import constrain
 
@@ -204,10 +204,8 @@ class Decoder(nnx.Module):
         compute = dtype_of(self.cfg.compute_dtype)
         h_xd = h_xd.astype(compute)
         if self.cfg.tie_embeddings:
-            return jnp.einsum("...d,vd->...v", h_xd, self.embed_vd[...].astype(compute),
-                              preferred_element_type=jnp.float32)
-        return jnp.einsum("...d,dv->...v", h_xd, self.lm_head_dv[...].astype(compute),
-                          preferred_element_type=jnp.float32)
+            return dense(h_xd, self.embed_vd[...].astype(compute).T, out_dtype=jnp.float32)
+        return dense(h_xd, self.lm_head_dv[...].astype(compute), out_dtype=jnp.float32)
 
     def _final_norm(self, x_btd: jnp.ndarray) -> jnp.ndarray:
         """The final RMSNorm of the residual stream [batch, time, hidden] (compute dtype)."""
@@ -255,9 +253,9 @@ class Decoder(nnx.Module):
             """The block's q [batch, time, heads, head_dim] and new k, v [batch, time, kv_heads, head_dim]."""
             p = {name: value.astype(compute) for name, value in p.items()}
             h_btd = rms_norm(x_btd, p["attn_norm_ld"], cfg.rms_norm_eps)
-            q_btnh = jnp.einsum("btd,dnh->btnh", h_btd, p["q_weight_ldnh"])
-            k_btkh = jnp.einsum("btd,dkh->btkh", h_btd, p["k_weight_ldkh"])
-            v_btkh = jnp.einsum("btd,dkh->btkh", h_btd, p["v_weight_ldkh"])
+            q_btnh = dense(h_btd, p["q_weight_ldnh"])
+            k_btkh = dense(h_btd, p["k_weight_ldkh"])
+            v_btkh = dense(h_btd, p["v_weight_ldkh"])
             if cfg.qkv_bias:
                 q_btnh, k_btkh, v_btkh = q_btnh + p["q_bias_lnh"], k_btkh + p["k_bias_lkh"], v_btkh + p["v_bias_lkh"]
             if cfg.qk_norm:
@@ -272,7 +270,7 @@ class Decoder(nnx.Module):
             p = {name: value.astype(compute) for name, value in p.items()}
             prefix_args = None if prefix_l is None else (prefix_l[0], prefix_l[1], prefix_mask_bp)
             attn_btnh = constrain(attend(q_btnh, k_bskh, v_bskh, own_mask_bqs, prefix_args), HEADS_AXES)
-            x_btd = constrain(x_btd + jnp.einsum("btnh,nhd->btd", attn_btnh, p["o_weight_lnhd"]), RESIDUAL_AXES)
+            x_btd = constrain(x_btd + dense(attn_btnh, p["o_weight_lnhd"], in_axes=2), RESIDUAL_AXES)
             h_btd = rms_norm(x_btd, p["mlp_norm_ld"], cfg.rms_norm_eps)
             x_btd = x_btd + swiglu_mlp(h_btd, p["gate_weight_ldf"], p["up_weight_ldf"], p["down_weight_lfd"])
             return constrain(x_btd, RESIDUAL_AXES)
@@ -327,4 +325,6 @@ def _remat(block_fn, policy: str):
         return block_fn
     if policy == "full":
         return jax.checkpoint(block_fn)
-    return jax.checkpoint(block_fn, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)
+    policies = jax.checkpoint_policies
+    return jax.checkpoint(block_fn, policy=policies.save_from_both_policies(
+        policies.dots_with_no_batch_dims_saveable, policies.save_only_these_names(DENSE_OUTPUT)))
