@@ -7,7 +7,7 @@
 #   create   create the slice (reused when it already exists); --num-slices N > 1 asks for N slices through a
 #            queued resource (`gcloud compute tpus queued-resources create --node-count N`, nodes NAME-0..NAME-N-1)
 #   setup    install rlpjax on every worker (--worker=all): copy this checkout (default), or --git URL [--ref REF],
-#            or --pip SPEC (a wheel or a git+https URL); then create ~/rlpjax/.venv and pip install with jax[tpu]
+#            or --pip SPEC (a wheel or a git+https URL); then create ~/rlpjax/.venv and pip install '.[gcp]' with jax[tpu]
 #   train    run `rlpjax train ARGS` on every worker (--worker=all) of every slice, detached, logging to
 #            ~/rlpjax/logs/train.log on each worker (--foreground keeps it attached); multi-slice runs get the
 #            MEGASCALE_* variables (coordinator = worker 0 of slice 0)
@@ -140,11 +140,11 @@ do_setup() {
     install="mkdir -p $REMOTE_DIR && cd $REMOTE_DIR && $venv && .venv/bin/pip install -q $(sq "$PIP_SPEC") $(sq "$JAX_SPEC")"
   elif [ -n "$GIT_URL" ]; then
     local url ref; url="$(sq "$GIT_URL")"; ref="$(sq "${GIT_REF:-HEAD}")"
-    install="(test -d $REMOTE_DIR/.git || git clone $url $REMOTE_DIR) && cd $REMOTE_DIR && git fetch -q $url $ref && git checkout -q FETCH_HEAD && $venv && .venv/bin/pip install -q -e . $(sq "$JAX_SPEC")"
+    install="(test -d $REMOTE_DIR/.git || git clone $url $REMOTE_DIR) && cd $REMOTE_DIR && git fetch -q $url $ref && git checkout -q FETCH_HEAD && $venv && .venv/bin/pip install -q -e '.[gcp]' $(sq "$JAX_SPEC")"
   else
     run tar -czf "$SRC_TARBALL" -C "$ROOT" --exclude=.git --exclude=.venv --exclude=runs --exclude=__pycache__ \
       --exclude='*.egg-info' .
-    install="mkdir -p $REMOTE_DIR && tar -xzf ~/rlpjax-src.tar.gz -C $REMOTE_DIR && cd $REMOTE_DIR && $venv && .venv/bin/pip install -q -e . $(sq "$JAX_SPEC")"
+    install="mkdir -p $REMOTE_DIR && tar -xzf ~/rlpjax-src.tar.gz -C $REMOTE_DIR && cd $REMOTE_DIR && $venv && .venv/bin/pip install -q -e '.[gcp]' $(sq "$JAX_SPEC")"
   fi
   local node
   for node in $(nodes); do

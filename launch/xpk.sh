@@ -18,7 +18,7 @@
 #   --project P / --zone Z  passed to xpk (default: gcloud's configured ones)
 #   --docker-image IMG      a pre-built image with rlpjax installed (runs `python -m rlpjax.cli train`)
 #   --base-docker-image IMG the image xpk builds upon with this checkout copied in (default python:3.11); the
-#                           command first runs `pip install -e . jax[tpu]` inside it
+#                           command first runs `pip install -e '.[gcp]' jax[tpu]` inside it
 #   --xpk-arg ARG           one more argument for `xpk workload create` (repeatable), e.g. --xpk-arg=--priority=high
 #   --dry-run               print the exact commands, one per line, shell-quoted, instead of running them
 #                           (also recognised after --)
@@ -87,7 +87,7 @@ do_create() {
     command="python -m rlpjax.cli train$quoted"
   else
     image_args=(--base-docker-image="$BASE_IMAGE" --script-dir="$ROOT")
-    command="pip install -q -e . 'jax[tpu]' && python -m rlpjax.cli train$quoted"
+    command="pip install -q -e '.[gcp]' 'jax[tpu]' && python -m rlpjax.cli train$quoted"
   fi
   run xpk workload create --cluster="$CLUSTER" --workload="$WORKLOAD" --tpu-type="$TPU_TYPE" \
     --num-slices="$NUM_SLICES" "${LOCATION[@]}" "${image_args[@]}" ${XPK_ARGS[@]+"${XPK_ARGS[@]}"} \

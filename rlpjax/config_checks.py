@@ -12,6 +12,7 @@ import pathlib
 
 from rlpjax.config import Config
 from rlpjax.config_io import ConfigError
+from rlpjax.paths import is_url, require_client
 
 POSITIVE = (
     "model.vocab_size", "model.hidden_size", "model.intermediate_size", "model.num_layers", "model.num_heads",
@@ -107,14 +108,13 @@ def _check_cross_fields(cfg: Config) -> None:
                               f"horizon) but model.max_seq_len={model.max_seq_len}; raise it to {needed} or shorten "
                               "rlp.max_thought_tokens")
     for key in ("run.run_dir", "run.init_from"):
-        if "://" in _get(cfg, key):
-            raise ConfigError(f"{key}={_get(cfg, key)!r}: run directories and checkpoints on object storage are not "
-                              "supported yet; use a local path or a bucket mounted as a directory (gcsfuse)")
-    run_dir = pathlib.Path(cfg.run.run_dir or pathlib.Path("runs") / cfg.run.name)
-    blocking = next((p for p in (run_dir, *run_dir.parents) if p.is_file()), None)
-    if blocking is not None:
-        raise ConfigError(f"the run directory {str(run_dir)!r} cannot be made: {str(blocking)!r} is a file; choose "
-                          "another run.run_dir or run.name")
+        require_client(_get(cfg, key), key)  # a gs:// run directory needs gcsfs: one line naming the extra
+    if not is_url(cfg.run.run_dir):  # an object store has no directories, so no file can stand in the way
+        run_dir = pathlib.Path(cfg.run.run_dir or pathlib.Path("runs") / cfg.run.name)
+        blocking = next((p for p in (run_dir, *run_dir.parents) if p.is_file()), None)
+        if blocking is not None:
+            raise ConfigError(f"the run directory {str(run_dir)!r} cannot be made: {str(blocking)!r} is a file; "
+                              "choose another run.run_dir or run.name")
     if cfg.run.objective == "grpo" and cfg.grpo.num_rollouts < 2:
         raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts within a group)")
 

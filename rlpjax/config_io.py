@@ -194,13 +194,18 @@ def _value_from_json(value: Any, tp: Any, key: str) -> Any:
 
 
 def save_json(cfg: Config, path: str | pathlib.Path) -> None:
-    """Write the resolved config as indented JSON."""
-    pathlib.Path(path).write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+    """Write the resolved config as indented JSON (a local path or a URL such as gs://, through `rlpjax.paths`)."""
+    from rlpjax.paths import as_path
+
+    as_path(path).write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
 
 
 def load_json(path: str | pathlib.Path) -> Config:
-    """Reload a config written by `save_json`."""
-    path = pathlib.Path(path)
+    """Reload a config written by `save_json` (local or a URL)."""
+    from rlpjax.paths import as_path, require_client
+
+    require_client(path, "config JSON")
+    path = as_path(path)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -211,7 +216,8 @@ def load_json(path: str | pathlib.Path) -> Config:
 
 
 def load_yaml(path: str | pathlib.Path) -> Config:
-    """A config from a YAML file with the same schema as `save_json` (sections and fields; any subset of them)."""
+    """A config from a YAML file (local or a URL) with the same schema as `save_json` (sections and fields; any
+    subset of them)."""
     import re
 
     import yaml
@@ -223,7 +229,10 @@ def load_yaml(path: str | pathlib.Path) -> Config:
         "tag:yaml.org,2002:float",
         re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$|^[-+]?\d+\.\d*$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
         list("-+0123456789."))
-    path = pathlib.Path(path)
+    from rlpjax.paths import as_path, require_client
+
+    require_client(path, "config YAML")
+    path = as_path(path)
     try:
         data = yaml.load(path.read_text(), Loader=Loader)
     except FileNotFoundError:

@@ -110,11 +110,6 @@ def test_yaml_config_has_the_same_schema_and_checks(tmp_path):
         config_io.resolve(str(tmp_path / "broken.yaml"))
 
 
-def test_object_storage_run_directories_are_refused_in_one_line():
-    with pytest.raises(ConfigError, match="not supported yet"):
-        config_io.resolve(None, ["run.run_dir=gs://bucket/runs/x"])
-
-
 def test_a_gs_data_path_without_its_filesystem_library_names_the_package(monkeypatch):
     import importlib.util
 

@@ -18,6 +18,7 @@ from etils import epath
 
 from rlpjax.config_io import ConfigError
 from rlpjax.data.records import Outcome, check_text, parse_json_record
+from rlpjax.paths import require_client
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def resolve_shards(path: str, fmt: str) -> tuple[list[str], str]:
     """Sorted shard paths of a file / directory / glob and their single format; a user error when none match."""
     if not path:
         raise ConfigError("a file source has an empty path; set data.sources.N.path to a file, directory or glob")
-    _check_filesystem(path)
+    require_client(path, "data path")
     if any(ch in path for ch in "*?["):
         head, _, pattern = _split_glob(path)
         shards = sorted(str(p) for p in epath.Path(head).glob(pattern) if p.is_file())
@@ -73,17 +74,6 @@ def resolve_shards(path: str, fmt: str) -> tuple[list[str], str]:
             "select one format's files or set data.sources.N.format"
         )
     return shards, formats.pop()
-
-
-def _check_filesystem(path: str) -> None:
-    """A cloud path needs its filesystem library (epath reads gs:// through gcsfs, or TensorFlow when installed)."""
-    import importlib.util
-
-    needs = {"gs://": "gcsfs", "s3://": "s3fs"}
-    for prefix, module in needs.items():
-        if path.startswith(prefix) and not any(importlib.util.find_spec(m) for m in (module, "tensorflow")):
-            raise ConfigError(f"data path {path!r} needs the {module} package to read {prefix} paths; "
-                              f"pip install {module} (or copy the data to a local disk)")
 
 
 def _split_glob(path: str) -> tuple[str, str, str]:

@@ -14,6 +14,7 @@ import re
 from typing import Protocol, Sequence
 
 from rlpjax.config_io import ConfigError
+from rlpjax.paths import Path, as_path
 
 
 class Tokenizer(Protocol):
@@ -83,11 +84,11 @@ class ByteTokenizer:
 class HFTokenizer:
     """A Hugging Face `tokenizers` tokenizer.json with the BOS/EOS/pad settings of its tokenizer_config.json."""
 
-    def __init__(self, tokenizer_json: pathlib.Path) -> None:
+    def __init__(self, tokenizer_json: Path) -> None:
         import tokenizers
 
         try:
-            self._tok = tokenizers.Tokenizer.from_file(str(tokenizer_json))
+            self._tok = tokenizers.Tokenizer.from_str(tokenizer_json.read_text())  # local or gs:// alike
         except Exception as err:  # the Rust loader raises a bare Exception with a JSON parse message
             raise ConfigError(
                 f"tokenizer file {str(tokenizer_json)!r} does not load ({err}); pass a valid tokenizer.json or 'byte'"
@@ -120,7 +121,7 @@ class HFTokenizer:
         return self._tok.token_to_id(token)
 
 
-def _read_tokenizer_config(path: pathlib.Path) -> dict:
+def _read_tokenizer_config(path: Path) -> dict:
     """tokenizer_config.json as a dict, or {} when absent; a file that is not JSON is a user error."""
     if not path.is_file():
         return {}
@@ -158,9 +159,9 @@ def resolve_local(spec: str, field: str) -> str:
                           f"({type(err).__name__}); pass a local directory") from None
 
 
-def tokenizer_json_path(spec: str) -> pathlib.Path:
+def tokenizer_json_path(spec: str) -> Path:
     """The tokenizer.json that `spec` (a tokenizer.json, a directory holding one, or a Hub id) names."""
-    path = pathlib.Path(resolve_local(spec, "data.tokenizer"))
+    path = as_path(resolve_local(spec, "data.tokenizer"))
     if path.is_dir():
         path = path / "tokenizer.json"
     if not path.is_file():

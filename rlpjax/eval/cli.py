@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import pathlib
 import time
 
 from rlpjax.config_io import ConfigError
 
 from rlpjax.eval.paper import PROTOCOL
+from rlpjax.paths import as_path
 
 SUITES = ("controlled", "paper", *PROTOCOL)
 VALIDATION = {"samples": 128, "temperature": 0.7, "top_p": 1.0, "max_new_tokens": 1024}
@@ -115,12 +115,12 @@ def run(args: argparse.Namespace) -> int:
     if args.suite == "controlled":
         ops = parse_ops(args.ops)  # argument errors before the (slow) model load
     paths = data_paths(args)
-    if args.suite in PROTOCOL and not pathlib.Path(paths[args.suite]).is_file():
+    if args.suite in PROTOCOL and not as_path(paths[args.suite]).is_file():
         raise FileNotFoundError(f"benchmark file {paths[args.suite]!r} does not exist; pass --data with the "
                                 f"{args.suite} file")
     mesh = _make_mesh(args.mesh)
     loaded = load_for_eval(args.checkpoint, args.tokenizer, mesh)
-    out_dir = pathlib.Path(args.out or pathlib.Path(args.checkpoint) / "eval" / args.suite)
+    out_dir = as_path(args.out or as_path(args.checkpoint) / "eval" / args.suite)  # local or a URL alike
     common = dict(batch_size=args.batch_size, seed=args.seed, progress=not args.no_progress, mesh=mesh,
                   add_bos=loaded.add_bos)
     meta = {"suite": args.suite, "checkpoint": loaded.source, "seed": args.seed}
@@ -186,7 +186,7 @@ def _run_paper(args, paths, loaded, common, meta, out_dir):
 
     scores, skipped, examples = {}, {}, []
     for suite in PROTOCOL:
-        if not pathlib.Path(paths[suite]).is_file():
+        if not as_path(paths[suite]).is_file():
             skipped[suite] = f"file {paths[suite]} is missing; provide it or pass --data {suite}=PATH"
             print(f"[rlpjax] paper: skipping {suite}: {skipped[suite]}")
             continue

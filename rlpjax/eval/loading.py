@@ -7,6 +7,9 @@ DIR is one of (checked in this order):
   `data.add_bos` are used unless a tokenizer is given;
 - a Hugging Face model directory (`config.json` + `*.safetensors`).
 
+DIR may be local or a URL (gs://, through `rlpjax.paths`); a Hugging Face directory on an object store is downloaded
+to a temporary directory first (safetensors reads local files).
+
 The tokenizer is the one given, else the run's, else a `tokenizer.json` inside DIR. A model whose vocabulary is
 smaller than the tokenizer's ids is refused (the tokenizer is not the one the model was trained with).
 """
@@ -14,7 +17,7 @@ smaller than the tokenizer's ids is refused (the tokenizer is not the one the mo
 from __future__ import annotations
 
 import dataclasses
-import pathlib
+import os
 
 import jax
 from flax import nnx
@@ -22,6 +25,7 @@ from flax import nnx
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
+from rlpjax.paths import Path, as_path, local_dir
 
 
 @dataclasses.dataclass
@@ -38,10 +42,10 @@ class LoadedModel:
     """What was loaded, in words (e.g. "run directory runs/x, step 200")."""
 
 
-def load_for_eval(path: str | pathlib.Path, tokenizer_spec: str | None = None,
+def load_for_eval(path: str | os.PathLike, tokenizer_spec: str | None = None,
                   mesh: jax.sharding.Mesh | None = None) -> LoadedModel:
     """Load `path` (model, run or Hugging Face directory) and its tokenizer; user errors are one sentence."""
-    root = pathlib.Path(path)
+    root = as_path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"checkpoint directory {str(root)!r} does not exist; pass a run directory, an "
                                 "rlpjax model directory or a Hugging Face model directory")
@@ -57,7 +61,8 @@ def load_for_eval(path: str | pathlib.Path, tokenizer_spec: str | None = None,
     elif (root / "config.json").is_file() and any(root.glob("*.safetensors")):
         from rlpjax.model.hf import load_hf_model
 
-        model_cfg, model = load_hf_model(root, mesh=mesh)
+        with local_dir(root) as local:
+            model_cfg, model = load_hf_model(local, mesh=mesh)
         source = f"Hugging Face directory {root}"
     else:
         raise ConfigError(f"checkpoint directory {str(root)!r} holds nothing loadable; pass a run directory "
@@ -72,7 +77,7 @@ def load_for_eval(path: str | pathlib.Path, tokenizer_spec: str | None = None,
     return LoadedModel(graphdef, params, model_cfg, tokenizer, add_bos and tokenizer.bos_id is not None, source)
 
 
-def _tokenizer(root: pathlib.Path, spec: str | None):
+def _tokenizer(root: Path, spec: str | None):
     """The given tokenizer, else DIR/tokenizer.json; none at all is a user error."""
     if spec:
         return load_tokenizer(spec)
@@ -81,15 +86,18 @@ def _tokenizer(root: pathlib.Path, spec: str | None):
     raise ConfigError(f"{str(root)!r} holds no tokenizer.json; pass --tokenizer (a tokenizer.json path or 'byte')")
 
 
-def _load_run(root: pathlib.Path, mesh):
+def _load_run(root: Path, mesh):
     """(model_cfg, Decoder, source, tokenizer spec, add_bos or None) of a run directory's newest readable step."""
+    import orbax.checkpoint as ocp
+
     from rlpjax.config_io import load_json
     from rlpjax.model.decoder import Decoder
     from rlpjax.sharding import state_shardings
     from rlpjax.train.init import load_initial_params
     from rlpjax.train.task import get_task
 
-    steps = sorted(int(p.name) for p in (root / "checkpoints").iterdir() if p.name.isdigit())
+    # finished steps only: on gs:// a step cut short by a kill is a numbered directory without commit_success.txt
+    steps = sorted(ocp.CheckpointManager(as_path(root / "checkpoints", absolute=True)).all_steps())
     if not steps:
         raise ConfigError(f"run directory {str(root)!r} has no saved checkpoint step yet; train until one is "
                           "saved or pass another directory")

@@ -8,11 +8,12 @@ curves overall and per level). `results` are `harness.MathResult`s (a `group`, e
 from __future__ import annotations
 
 import json
-import pathlib
+import os
 from typing import Sequence
 
 from rlpjax.eval.passk import default_ks
-from rlpjax.eval.report import ESTIMATORS, ESTIMATOR_DOCS, markdown_header, mean_passk
+from rlpjax.eval.report import ESTIMATORS, ESTIMATOR_DOCS, markdown_header, mean_passk, save_png
+from rlpjax.paths import Path, as_path
 
 
 def aggregate_math(suite: str, results: Sequence, ks: Sequence[int] | None = None) -> dict:
@@ -42,15 +43,15 @@ def math_markdown(report: dict, estimator: str) -> str:
     return "\n".join(lines)
 
 
-def write_math_report(suite: str, results: Sequence, out_dir: str | pathlib.Path,
-                      meta: dict | None = None) -> dict[str, pathlib.Path]:
-    """Write report.json, report.md and passk.png into `out_dir`; returns their paths."""
+def write_math_report(suite: str, results: Sequence, out_dir: str | os.PathLike,
+                      meta: dict | None = None) -> dict[str, Path]:
+    """Write report.json, report.md and passk.png into `out_dir` (local or a URL); returns their paths."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     report = aggregate_math(suite, results)
-    out_dir = pathlib.Path(out_dir)
+    out_dir = as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("report.json", "report.md", "passk.png")}
     paths["report.json"].write_text(json.dumps({**report, "estimators": ESTIMATOR_DOCS, "meta": meta or {}},
@@ -65,6 +66,6 @@ def write_math_report(suite: str, results: Sequence, out_dir: str | pathlib.Path
     axis.set_xticks(report["ks"], [str(k) for k in report["ks"]])
     axis.legend()
     figure.tight_layout()
-    figure.savefig(paths["passk.png"], dpi=100)
+    save_png(figure, paths["passk.png"])
     plt.close(figure)
     return paths

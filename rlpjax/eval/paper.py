@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
+import os
 from typing import Mapping
+
+from rlpjax.paths import Path, as_path
 
 DATA = "../shared/data/math/"
 
@@ -87,13 +89,16 @@ def paper_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_paper_report(summary: dict, out_dir: str | pathlib.Path, meta: dict) -> dict[str, pathlib.Path]:
-    """paper.md, paper.json and paper.png (bars: each benchmark and average, the paper's averages beside)."""
+def write_paper_report(summary: dict, out_dir: str | os.PathLike, meta: dict) -> dict[str, Path]:
+    """paper.md, paper.json and paper.png (bars: each benchmark and average, the paper's averages beside) in
+    `out_dir`, local or a URL."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir = pathlib.Path(out_dir)
+    from rlpjax.eval.report import save_png
+
+    out_dir = as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("paper.md", "paper.json", "paper.png")}
     header = "\n".join(f"- {key}: {value}" for key, value in meta.items())
@@ -110,6 +115,6 @@ def write_paper_report(summary: dict, out_dir: str | pathlib.Path, meta: dict) -
     axis.set(ylabel="averaged Pass@1 (%)", title="RLP paper suite", ylim=(0, 100))
     axis.legend()
     figure.tight_layout()
-    figure.savefig(paths["paper.png"], dpi=100)
+    save_png(figure, paths["paper.png"])
     plt.close(figure)
     return paths

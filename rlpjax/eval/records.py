@@ -9,21 +9,23 @@ fits is a one-line `ConfigError` naming the layout to provide, never a traceback
 from __future__ import annotations
 
 import csv
+import io
 import json
-import pathlib
+import os
 import sys
 from typing import Callable
 
 from rlpjax.config_io import ConfigError
+from rlpjax.paths import as_path
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 MAX_WARNINGS = 3
 """Bad records named one by one per file; the rest are only counted."""
 
 
-def read_rows(path: str | pathlib.Path) -> list[dict]:
-    """The records of a JSONL / JSON-list / CSV / Parquet file as dicts."""
-    path = pathlib.Path(path)
+def read_rows(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSONL / JSON-list / CSV / Parquet file (local or a URL) as dicts."""
+    path = as_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"benchmark file {str(path)!r} does not exist; pass the path of the benchmark file "
                                 f"({' / '.join(FORMATS)})")
@@ -32,10 +34,10 @@ def read_rows(path: str | pathlib.Path) -> list[dict]:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(path).to_pylist()
-        if suffix == ".csv":
-            with path.open(newline="") as handle:
-                return list(csv.DictReader(handle))
+            with path.open("rb") as handle:
+                return pq.read_table(handle).to_pylist()
+        if suffix == ".csv":  # newline="": line ends inside quoted fields are kept as written
+            return list(csv.DictReader(io.StringIO(path.read_bytes().decode(), newline="")))
         text = path.read_text()
         if suffix == ".json" or text.lstrip().startswith("["):
             rows = json.loads(text)
@@ -46,7 +48,7 @@ def read_rows(path: str | pathlib.Path) -> list[dict]:
                           f"({str(error).splitlines()[0]}); pass a JSONL, JSON, CSV or Parquet file") from None
 
 
-def build_problems(path: str | pathlib.Path, suite: str, build: Callable[[int, dict], object],
+def build_problems(path: str | os.PathLike, suite: str, build: Callable[[int, dict], object],
                    layout: str) -> tuple[list, int]:
     """(problems, number of skipped records) of `path`; `layout` names the fields the suite expects."""
     problems, warnings, first = [], [], "the file holds no records"

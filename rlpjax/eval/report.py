@@ -2,17 +2,19 @@
 
 Input: `ProblemResult(op, template, mode, flags)` per problem, `flags` the VerifiedCorrect flag of each sample.
 `aggregate` averages both pass@k estimators over problems by op, by template, by mode and by op split (id 2-10,
-edge 11-14, hard 15-20); `write_report` writes report.json, report.md, passk_by_split.png and passk_by_op.png.
+edge 11-14, hard 15-20); `write_report` writes report.json, report.md, passk_by_split.png and passk_by_op.png
+(into a local directory or a URL such as gs://, through `rlpjax.paths`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
+import os
 from typing import Sequence
 
 from rlpjax.eval.passk import default_ks, pass_at_k_first, pass_at_k_unbiased
+from rlpjax.paths import Path, as_path
 from rlpjax.reasoning.corpora import split_of_op
 
 ESTIMATORS = ("unbiased", "first_k")
@@ -82,8 +84,14 @@ def markdown_header(meta: dict | None) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
-                 ks: Sequence[int] | None = None, meta: dict | None = None) -> dict[str, pathlib.Path]:
+def save_png(figure, path: Path) -> None:
+    """Write a matplotlib figure as a PNG to `path`, local or a URL (matplotlib writes into the opened file)."""
+    with path.open("wb") as handle:
+        figure.savefig(handle, format="png", dpi=100)
+
+
+def write_report(results: Sequence[ProblemResult], out_dir: str | os.PathLike,
+                 ks: Sequence[int] | None = None, meta: dict | None = None) -> dict[str, Path]:
     """Write report.json, report.md and two PNG plots into `out_dir`; returns their paths.
 
     `meta` (e.g. checkpoint and sampling settings) is stored under "meta" in report.json and listed at the top of
@@ -93,7 +101,7 @@ def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
     import matplotlib.pyplot as plt
 
     report = aggregate(results, ks)
-    out_dir = pathlib.Path(out_dir)
+    out_dir = as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png")}
     paths["report.json"].write_text(json.dumps({**report, "estimators": ESTIMATOR_DOCS, "meta": meta or {}},
@@ -108,7 +116,7 @@ def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
     axis.set_xticks(report["ks"], [str(k) for k in report["ks"]])
     axis.legend()
     figure.tight_layout()
-    figure.savefig(paths["passk_by_split.png"], dpi=100)
+    save_png(figure, paths["passk_by_split.png"])
     plt.close(figure)
 
     ops = list(report["by_op"])
@@ -122,6 +130,6 @@ def write_report(results: Sequence[ProblemResult], out_dir: str | pathlib.Path,
     axis.set(xlabel="op count", ylabel="pass@k (%)", title="pass@k by op count", ylim=(0, 100))
     axis.legend()
     figure.tight_layout()
-    figure.savefig(paths["passk_by_op.png"], dpi=100)
+    save_png(figure, paths["passk_by_op.png"])
     plt.close(figure)
     return paths

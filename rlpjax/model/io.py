@@ -2,13 +2,14 @@
 `load_run_model`, the policy of a training run directory (`config.json` + `checkpoints/<step>/state`).
 
 Used by `rlpjax convert` and by the trainer's `init_from`. Parameters are saved as a pure dict of arrays, so the
-directory can be restored onto any mesh (each array is read straight into its sharding).
+directory can be restored onto any mesh (each array is read straight into its sharding). Directories may be local
+or URLs (gs://, through `rlpjax.paths`).
 """
 
 from __future__ import annotations
 
 import json
-import pathlib
+import os
 
 import jax
 import orbax.checkpoint as ocp
@@ -17,19 +18,20 @@ from flax import nnx
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError, from_dict, to_dict
 from rlpjax.model.decoder import Decoder, validate_model_config
+from rlpjax.paths import Path, as_path, is_url
 
 CONFIG_FILE = "model_config.json"
 PARAMS_DIR = "params"
 
 
-def is_model_dir(path: str | pathlib.Path) -> bool:
+def is_model_dir(path: str | os.PathLike) -> bool:
     """Whether `path` looks like an rlpjax model directory."""
-    return (pathlib.Path(path) / CONFIG_FILE).is_file()
+    return (as_path(path) / CONFIG_FILE).is_file()
 
 
-def save_model_dir(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder) -> None:
+def save_model_dir(path: str | os.PathLike, cfg: ModelConfig, model: Decoder) -> None:
     """Write `cfg` and the model's parameters to directory `path` (which must not hold a model yet)."""
-    directory = pathlib.Path(path).absolute()
+    directory = as_path(path, absolute=True)
     if (directory / PARAMS_DIR).exists():
         raise ConfigError(f"{directory / PARAMS_DIR} already exists; choose a new destination directory")
     directory.mkdir(parents=True, exist_ok=True)
@@ -37,18 +39,19 @@ def save_model_dir(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder) -
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(directory / PARAMS_DIR, nnx.state(model, nnx.Param).to_pure_dict())
     checkpointer.wait_until_finished()
-    from rlpjax.model.hf import make_readable
+    if not is_url(directory):  # an object store has no file modes
+        from rlpjax.model.hf import make_readable
 
-    make_readable(directory)
+        make_readable(directory)
 
 
-def load_model_dir(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = None, **config_overrides):
+def load_model_dir(path: str | os.PathLike, mesh: jax.sharding.Mesh | None = None, **config_overrides):
     """(ModelConfig, Decoder) restored from directory `path`, sharded on `mesh` (default: the first device)."""
     import dataclasses
 
     from rlpjax.sharding import state_shardings
 
-    directory = pathlib.Path(path).absolute()
+    directory = as_path(path, absolute=True)
     if not is_model_dir(directory):
         raise FileNotFoundError(f"{directory / CONFIG_FILE} does not exist; pass a directory written by rlpjax convert")
     cfg = dataclasses.replace(from_dict(ModelConfig, json.loads((directory / CONFIG_FILE).read_text())), **config_overrides)
@@ -67,7 +70,7 @@ def load_model_dir(path: str | pathlib.Path, mesh: jax.sharding.Mesh | None = No
     return cfg, nnx.merge(graphdef, abstract_state)
 
 
-def load_run_model(run_dir: str | pathlib.Path, step: int | None = None):
+def load_run_model(run_dir: str | os.PathLike, step: int | None = None):
     """(ModelConfig, Decoder, step, data.tokenizer) of a training run: its `config.json` model section with the
     vocabulary the run trained with (RLP grows it by the thought tokens; read from the checkpoint's embedding
     shape), the params of step `step` (default: the newest readable one) and the run's tokenizer spec."""
@@ -77,7 +80,7 @@ def load_run_model(run_dir: str | pathlib.Path, step: int | None = None):
 
     from rlpjax.train.init import params_from_checkpoints
 
-    directory = pathlib.Path(run_dir).absolute()
+    directory = as_path(run_dir, absolute=True)
     config_file = directory / "config.json"
     if not config_file.is_file() or not (directory / "checkpoints").is_dir():
         raise ConfigError(f"{directory} is not a training run directory (config.json + checkpoints/); "
@@ -98,7 +101,7 @@ def load_run_model(run_dir: str | pathlib.Path, step: int | None = None):
     return cfg, nnx.merge(graphdef, abstract_state), found_step, tokenizer
 
 
-def _checkpoint_vocab(checkpoint_dir: pathlib.Path, steps: list[int] | None) -> int:
+def _checkpoint_vocab(checkpoint_dir: Path, steps: list[int] | None) -> int:
     """The vocabulary size of the embedding saved in the newest (or the given) step."""
     available = sorted(ocp.CheckpointManager(checkpoint_dir).all_steps())
     for step in reversed(steps or available):

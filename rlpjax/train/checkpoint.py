@@ -4,7 +4,9 @@ Layout: `<run_dir>/checkpoints/<step>/` with three items: `state` (the TrainStat
 reference, step, RNG), `data` (the data pipeline's JSON state) and `meta` (rlpjax version, step, config digest).
 
 - Saves are asynchronous (training continues while arrays are written) and atomic: orbax writes into a temporary
-  directory and renames it when complete, so a crash mid-save leaves no step that lists as finished.
+  directory and renames it when complete (on gs://, which cannot rename, it writes commit_success.txt last
+  instead), so a crash mid-save leaves no step that lists as finished. The directory may be local or a URL
+  (`rlpjax.paths`); orbax writes the arrays through TensorStore's own GCS driver.
 - Retention: the newest `keep_last` steps plus every `keep_every`-th step.
 - Restore walks back from the newest step: a step whose files are incomplete or corrupt is moved aside to
   `checkpoints/corrupt/<step>` (kept for inspection, and so that the step's next save is written rather than
@@ -20,8 +22,7 @@ reference, step, RNG), `data` (the data pipeline's JSON state) and `meta` (rlpja
 from __future__ import annotations
 
 import logging
-import pathlib
-import shutil
+import os
 import warnings
 from typing import Any
 
@@ -32,6 +33,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 from rlpjax import __version__
 from rlpjax.config import CheckpointConfig
 from rlpjax.config_io import ConfigError
+from rlpjax.paths import Path, as_path, move
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,10 @@ def config_changes(saved: dict, current: dict) -> tuple[list[str], list[str]]:
 class Checkpointer:
     """Saves and restores (TrainState, data-pipeline state) under one directory."""
 
-    def __init__(self, directory: str | pathlib.Path, cfg: CheckpointConfig, run_config: dict | None = None):
-        """`run_config` (`config_io.to_dict` of the run's config) is saved with every step and checked on restore."""
-        self.directory = pathlib.Path(directory).absolute()
+    def __init__(self, directory: str | os.PathLike, cfg: CheckpointConfig, run_config: dict | None = None):
+        """`directory` is local or a URL (gs://: see `rlpjax.paths`); `run_config` (`config_io.to_dict` of the run's
+        config) is saved with every step and checked on restore."""
+        self.directory = as_path(directory, absolute=True)
         self._run_config = run_config
         keep = [policies.LatestN(max(1, cfg.keep_last))]
         if cfg.keep_every > 0:
@@ -147,14 +150,13 @@ class Checkpointer:
         for change in safe:
             print(f"[rlpjax] resuming with a changed {change}")
 
-    def _move_aside(self, step: int) -> pathlib.Path:
+    def _move_aside(self, step: int) -> Path:
         """Move an unreadable step to `corrupt/<step>` (a numbered suffix if that exists) and forget it."""
         target = self.directory / CORRUPT_DIR / str(step)
         suffix = 1
         while target.exists():
             target, suffix = self.directory / CORRUPT_DIR / f"{step}.{suffix}", suffix + 1
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(self.directory / str(step)), str(target))
+        move(self.directory / str(step), target)
         self._manager.reload()
         return target
 

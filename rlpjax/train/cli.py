@@ -51,17 +51,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _discard_checkpoints(cfg) -> None:
-    """`--fresh`: process 0 deletes `<run_dir>/checkpoints`; every process waits for it before restoring."""
-    import shutil
-
+    """`--fresh`: process 0 deletes `<run_dir>/checkpoints` (local or a URL); every process waits for it before
+    restoring."""
     import jax
     from jax.experimental import multihost_utils
 
+    from rlpjax.paths import remove_tree
     from rlpjax.train.loop import resolve_run_dir
 
     directory = resolve_run_dir(cfg) / "checkpoints"
     if jax.process_index() == 0 and directory.exists():
-        shutil.rmtree(directory)
+        remove_tree(directory)
         print(f"[rlpjax] --fresh: deleted {directory}; starting from step 0")
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices("rlpjax-fresh")

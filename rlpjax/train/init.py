@@ -2,6 +2,9 @@
 model directory (or a Hugging Face Hub id, resolved to its local snapshot). The loaded parameters replace the freshly
 initialised ones leaf by leaf, keeping their shardings.
 
+The source may be local or a URL (gs://, through `rlpjax.paths`); a Hugging Face directory on an object store is
+downloaded to a temporary directory first (safetensors reads local files).
+
 `model_config_for_init(cfg)` decides the model section before the model is built: from a Hugging Face or rlpjax
 model directory the architecture is taken from its config (the configured one need not match by hand), while the
 run keeps its runtime fields (`RUNTIME_FIELDS`: dtypes, scan_layers, remat_policy, max_seq_len, init_std).
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
+import os
 import warnings
 
 import jax
@@ -19,6 +22,7 @@ from flax import nnx
 
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError, from_dict
+from rlpjax.paths import Path, as_path, local_dir
 
 RUNTIME_FIELDS = ("param_dtype", "compute_dtype", "scan_layers", "remat_policy", "max_seq_len", "init_std")
 """ModelConfig fields that do not change the weights: the run's values are kept over the init_from model's."""
@@ -32,7 +36,7 @@ def model_config_for_init(cfg) -> ModelConfig:
         return cfg.model
     from rlpjax.data.tokenizer import resolve_local
 
-    root = pathlib.Path(resolve_local(cfg.run.init_from, "run.init_from"))
+    root = as_path(resolve_local(cfg.run.init_from, "run.init_from"))
     if (root / "model_config.json").is_file():
         source = root / "model_config.json"
         found = from_dict(ModelConfig, json.loads(source.read_text()))
@@ -59,7 +63,7 @@ def load_initial_params(path: str, model_cfg: ModelConfig, params_template):
     """Parameters read from `path`, placed like `params_template` (an nnx.State of the configured model)."""
     from rlpjax.data.tokenizer import resolve_local
 
-    root = pathlib.Path(resolve_local(path, "run.init_from"))
+    root = as_path(resolve_local(path, "run.init_from"))
     if not root.exists():
         raise ConfigError(f"run.init_from {path!r} does not exist; give an rlpjax model directory, a run directory "
                           "or a Hugging Face model directory")
@@ -71,7 +75,8 @@ def load_initial_params(path: str, model_cfg: ModelConfig, params_template):
     elif (root / "config.json").is_file() and any(root.glob("*.safetensors")):
         from rlpjax.model.hf import load_hf_model
 
-        _, model = load_hf_model(root, mesh=_mesh_of(params_template))
+        with local_dir(root) as local:
+            _, model = load_hf_model(local, mesh=_mesh_of(params_template))
         loaded = _params_with_vocab(model, model_cfg.vocab_size)
     elif (root / "checkpoints").is_dir() or root.name == "checkpoints":
         return _params_from_run(root if root.name == "checkpoints" else root / "checkpoints", params_template)
@@ -96,7 +101,7 @@ def _mesh_of(params_template):
     return jax.tree.leaves(params_template)[0].sharding.mesh
 
 
-def _params_from_run(checkpoint_dir: pathlib.Path, params_template):
+def _params_from_run(checkpoint_dir: Path, params_template):
     """The policy parameters of the run's newest good checkpoint (optimizer state, EMA and data position are not
     read: a run started from another run's weights begins its own schedule)."""
     from rlpjax.train.checkpoint import abstract_like
@@ -104,17 +109,18 @@ def _params_from_run(checkpoint_dir: pathlib.Path, params_template):
     return params_from_checkpoints(checkpoint_dir, abstract_like(params_template))[1]
 
 
-def params_from_checkpoints(checkpoint_dir: pathlib.Path, target, steps: list[int] | None = None):
+def params_from_checkpoints(checkpoint_dir: str | os.PathLike, target, steps: list[int] | None = None):
     """(step, params) of the newest readable step among `steps` (default: all) of a run's checkpoint directory,
     restored onto `target` (ShapeDtypeStructs with shardings); an unreadable step warns and the one before is used."""
     import orbax.checkpoint as ocp
 
-    steps = steps or sorted(ocp.CheckpointManager(checkpoint_dir.absolute()).all_steps())
+    checkpoint_dir = as_path(checkpoint_dir, absolute=True)
+    steps = steps or sorted(ocp.CheckpointManager(checkpoint_dir).all_steps())
     target = {"params": target}
     for step in reversed(steps):
         try:
             restored = ocp.PyTreeCheckpointer().restore(
-                checkpoint_dir.absolute() / str(step) / "state",
+                checkpoint_dir / str(step) / "state",
                 args=ocp.args.PyTreeRestore(item=target, partial_restore=True,
                                             restore_args=ocp.checkpoint_utils.construct_restore_args(target)))
         except Exception as err:  # an unreadable step: warn and use the one before, as a resume would

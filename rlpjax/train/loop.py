@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import pathlib
 import platform
 import time
 
@@ -20,6 +19,7 @@ from flax import nnx
 from rlpjax import __version__, config_io
 from rlpjax.config import Config
 from rlpjax.config_io import ConfigError
+from rlpjax.paths import Path, as_path
 from rlpjax.sharding import batch_ways, create_sharded_model, make_mesh
 from rlpjax.train import distributed
 from rlpjax.train.checkpoint import Checkpointer, abstract_like
@@ -42,7 +42,7 @@ class DivergenceError(RuntimeError):
 class RunResult:
     """What a finished (or preempted) run reports back."""
 
-    run_dir: pathlib.Path
+    run_dir: Path
     last_step: int
     preempted: bool
     final_metrics: dict
@@ -50,12 +50,13 @@ class RunResult:
     """The one-line stop message of a preempted run (empty otherwise)."""
 
 
-def resolve_run_dir(cfg: Config) -> pathlib.Path:
-    """`run.run_dir`, or runs/<run.name> when it is empty."""
-    return pathlib.Path(cfg.run.run_dir or pathlib.Path("runs") / cfg.run.name)
+def resolve_run_dir(cfg: Config) -> Path:
+    """`run.run_dir` (local or a URL such as gs://bucket/runs/x: every file of the run goes through `rlpjax.paths`),
+    or runs/<run.name> when it is empty."""
+    return as_path(cfg.run.run_dir or f"runs/{cfg.run.name}")
 
 
-def _write_run_files(run_dir: pathlib.Path, cfg: Config) -> None:
+def _write_run_files(run_dir: Path, cfg: Config) -> None:
     """The resolved config (config.json) and the package versions and devices (run_info.json)."""
     config_io.save_json(cfg, run_dir / "config.json")
     info = {"rlpjax_version": __version__, "jax_version": jax.__version__, "python": platform.python_version(),
@@ -130,6 +131,7 @@ def train(cfg: Config) -> RunResult:
     nonfinite_streak, metrics, message = 0, {}, ""
 
     def save(step: int) -> None:
+        writer.flush()  # metrics.jsonl holds every step up to `step` before its checkpoint can exist
         checkpointer.save(step, state, batches.get_state(), meta={"nonfinite_total": nonfinite_total,
                                                                        "flops_cumulative": flops_cumulative})
 

@@ -1,13 +1,15 @@
 """Run metrics: JSONL and TensorBoard writers, throughput and model-FLOPs utilisation.
 
-Only process 0 writes files. Every figure written is computed from what was measured in this run.
+Only process 0 writes files. Every figure written is computed from what was measured in this run. The run directory
+may be local or a URL (gs://, `rlpjax.paths`); metrics.jsonl is then rewritten whole instead of appended to
+(`open_jsonl`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import pathlib
+import os
 import time
 from typing import Mapping
 
@@ -15,12 +17,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rlpjax.paths import Path, as_path, is_url
+
+SYNC_SECONDS = 30.0
+"""On an object store, the longest a new metrics record waits before metrics.jsonl is uploaded again (besides the
+upload before every checkpoint save)."""
+
 
 class MetricsWriter:
     """Appends one JSON object per logged step (with its wall-clock `time`) to `metrics.jsonl` and mirrors the
     scalars to the configured trackers (`rlpjax.train.trackers`: TensorBoard by default, W&B, trackio)."""
 
-    def __init__(self, run_dir: str | pathlib.Path, enabled: bool = True, resume_step: int | None = None,
+    def __init__(self, run_dir: str | os.PathLike, enabled: bool = True, resume_step: int | None = None,
                  cfg=None):
         """`resume_step`: drop records of later steps (written by a run that stopped before its next checkpoint),
         so the file holds one trajectory: the steps this run repeats are written again. `cfg` (the run's Config)
@@ -28,21 +36,20 @@ class MetricsWriter:
         from rlpjax.train.trackers import open_trackers
 
         self.enabled = enabled
-        self.path = pathlib.Path(run_dir) / "metrics.jsonl"
+        run_dir = as_path(run_dir)
+        self.path = run_dir / "metrics.jsonl"
         self._trackers = []
         self._objective = cfg.run.objective if cfg is not None else "train"
         if enabled:
-            if resume_step is not None and self.path.exists():
-                _drop_records_after(self.path, resume_step)
             from rlpjax import config_io
 
             names = cfg.run.trackers if cfg is not None else ("tensorboard",)
             self._trackers = open_trackers(
-                names, pathlib.Path(run_dir), resume_step=resume_step,
+                names, run_dir, resume_step=resume_step,
                 config=config_io.to_dict(cfg) if cfg is not None else {},
                 project=cfg.run.tracker_project if cfg is not None else "rlpjax",
-                name=cfg.run.name if cfg is not None else pathlib.Path(run_dir).name)
-            self._file = self.path.open("a")
+                name=cfg.run.name if cfg is not None else run_dir.name)
+            self._file = open_jsonl(self.path, keep_through_step=resume_step)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append one record for `step` (no-op on processes other than 0)."""
@@ -51,11 +58,19 @@ class MetricsWriter:
         if not self.enabled:
             return
         record = {"step": int(step), "time": round(time.time(), 3), **{k: _plain(v) for k, v in metrics.items()}}
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        self._file.append(json.dumps(record))
         scalars = finite_scalars(record, self._objective)
         for tracker in self._trackers:
             tracker.log(int(step), scalars)
+
+    def flush(self) -> None:
+        """Make the records written so far durable: the loop calls it before each checkpoint save, so a run killed
+        later still has the metrics.jsonl records of every step its resume keeps (and the trackers what they had
+        taken in: tensorboardX's writer thread may still hold the last few events)."""
+        if self.enabled:
+            self._file.sync()
+            for tracker in self._trackers:
+                tracker.flush()
 
     def close(self) -> None:
         """Flush and close the file and the trackers."""
@@ -65,19 +80,74 @@ class MetricsWriter:
                 tracker.close()
 
 
-def _drop_records_after(path: pathlib.Path, step: int) -> None:
-    """Rewrite `path` without the records of steps after `step` (an unreadable trailing line is dropped too)."""
+def open_jsonl(path: Path, keep_through_step: int | None = None):
+    """An appendable JSONL log at `path` (`append(line)`, `sync()`, `close()`): a local file appended to, or on an
+    object store a whole-object rewrite. With `keep_through_step`, records of later steps are dropped first
+    (written by a run that stopped before its next checkpoint), so the file holds one trajectory."""
+    return (_ObjectJsonl if is_url(path) else _LocalJsonl)(path, keep_through_step)
+
+
+class _LocalJsonl:
+    """A local JSONL file: each line is appended and flushed at once (a killed run loses at most the line being
+    written)."""
+
+    def __init__(self, path: Path, keep_through_step: int | None):
+        if keep_through_step is not None and path.exists():
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text(_joined(_records_through(path.read_text().splitlines(), keep_through_step)))
+            tmp.replace(path)
+        self._file = path.open("a")
+
+    def append(self, line: str) -> None:
+        self._file.write(line + "\n")
+        self._file.flush()
+
+    def sync(self) -> None:
+        """Nothing to do: every line is in the file once appended."""
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _ObjectJsonl:
+    """A JSONL object on an object store, which cannot append (gcsfs's mode "a" silently overwrites): the lines stay
+    in memory and `sync` uploads the whole object again, before every checkpoint save (`MetricsWriter.flush`), when
+    `SYNC_SECONDS` have passed at an append, and at close. A run killed between syncs loses at most the records
+    after its newest checkpoint, which its resume writes again; the cost is one upload of the file per sync."""
+
+    def __init__(self, path: Path, keep_through_step: int | None):
+        lines = path.read_text().splitlines() if path.exists() else []
+        self._lines = lines if keep_through_step is None else _records_through(lines, keep_through_step)
+        self._path, self._synced = path, time.monotonic()
+
+    def append(self, line: str) -> None:
+        self._lines.append(line)
+        if time.monotonic() - self._synced >= SYNC_SECONDS:
+            self.sync()
+
+    def sync(self) -> None:
+        self._path.write_text(_joined(self._lines))
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        self.sync()
+
+
+def _records_through(lines: list[str], step: int) -> list[str]:
+    """The lines whose record's step is at most `step` (an unreadable line, cut short by a killed run, is dropped)."""
     kept = []
-    for line in path.read_text().splitlines():
+    for line in lines:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a killed run
+        except json.JSONDecodeError:
             continue
         if record.get("step", 0) <= step:
             kept.append(line)
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    tmp.replace(path)
+    return kept
+
+
+def _joined(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
 
 
 def _plain(value):
@@ -85,9 +155,9 @@ def _plain(value):
     return value.item() if value.size == 1 else value.tolist()
 
 
-def read_metrics(run_dir: str | pathlib.Path) -> list[dict]:
-    """All records of a run's metrics.jsonl (for reports and tests)."""
-    path = pathlib.Path(run_dir) / "metrics.jsonl"
+def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """All records of a run's metrics.jsonl, local or a URL (for reports and tests)."""
+    path = as_path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

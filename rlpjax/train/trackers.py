@@ -4,14 +4,15 @@
 namespaced tags: the loop's own figures under `train/` (loss, grad_norm, learning_rate, tokens_per_s, mfu, ...), the
 objective's under `<objective>/` (`rlp/reward_mean`, `grpo/...`), and keys that already name a namespace (`eval/...`,
 `data/...`) as they are. Only process 0 tracks. The optional trackers import their library when used and name the
-extra to install when it is missing.
+extra to install when it is missing. The run directory may be a URL (gs://, `rlpjax.paths`).
 """
 
 from __future__ import annotations
 
 import math
-import pathlib
 from typing import Mapping
+
+from rlpjax.paths import Path, as_path, is_url
 
 TRACKER_NAMES = ("tensorboard", "wandb", "trackio")
 """Values `run.trackers` may hold."""
@@ -30,10 +31,13 @@ def tag(key: str, objective: str) -> str:
 
 
 class TensorBoardTracker:
-    """tensorboardX events under `<run_dir>/tensorboard`; a resumed run purges the steps it replays (TensorBoard's
-    SessionLog.START), so the curves hold one trajectory."""
+    """tensorboardX events under `<run_dir>/tensorboard`, one events file per process; a resumed run purges the
+    steps it replays (TensorBoard's SessionLog.START), so the curves hold one trajectory.
 
-    def __init__(self, run_dir: pathlib.Path, resume_step: int | None, **_):
+    On gs:// tensorboardX writes natively (google-cloud-storage, no TensorFlow): it keeps the events file in memory
+    and uploads it whole at each flush (every 120 s, before each checkpoint save, at close), as one object."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None, **_):
         from tensorboardX import SummaryWriter
 
         purge = None if not resume_step else resume_step + 1
@@ -43,6 +47,9 @@ class TensorBoardTracker:
         for key, value in scalars.items():
             self._writer.add_scalar(key, value, step)
 
+    def flush(self) -> None:
+        self._writer.flush()
+
     def close(self) -> None:
         self._writer.close()
 
@@ -51,16 +58,20 @@ class WandbTracker:
     """A Weights & Biases run (offline with WANDB_MODE=offline); a resumed rlpjax run continues the same W&B run
     (its id is derived from the run directory)."""
 
-    def __init__(self, run_dir: pathlib.Path, config: dict, project: str, name: str, **_):
+    def __init__(self, run_dir: Path, config: dict, project: str, name: str, **_):
         wandb = _require("wandb")
         import hashlib
 
-        run_id = hashlib.sha256(str(run_dir.absolute()).encode()).hexdigest()[:16]
-        self._run = wandb.init(project=project, name=name, id=run_id, resume="allow", dir=str(run_dir),
-                               config=config, reinit="create_new")
+        run_id = hashlib.sha256(str(as_path(run_dir, absolute=True)).encode()).hexdigest()[:16]
+        # W&B stages its files on a local disk: in the run directory, or its default ./wandb beside a gs:// one
+        self._run = wandb.init(project=project, name=name, id=run_id, resume="allow",
+                               dir=None if is_url(run_dir) else str(run_dir), config=config, reinit="create_new")
 
     def log(self, step: int, scalars: Mapping[str, float]) -> None:
         self._run.log(dict(scalars), step=step)
+
+    def flush(self) -> None:
+        """Nothing to do: W&B's own process sends the logged steps (and syncs at finish)."""
 
     def close(self) -> None:
         self._run.finish()
@@ -75,6 +86,9 @@ class TrackioTracker:
 
     def log(self, step: int, scalars: Mapping[str, float]) -> None:
         self._trackio.log(dict(scalars), step=step)
+
+    def flush(self) -> None:
+        """Nothing to do: trackio's own thread sends the logged steps to its store (trackio has no flush)."""
 
     def close(self) -> None:
         self._trackio.finish()
@@ -95,7 +109,7 @@ def _require(module: str):
                           "`trackers` extra: pip install -e .[trackers]) or remove it from run.trackers") from None
 
 
-def open_trackers(names, run_dir: pathlib.Path, *, resume_step: int | None, config: dict, project: str,
+def open_trackers(names, run_dir: Path, *, resume_step: int | None, config: dict, project: str,
                   name: str) -> list:
     """The trackers `names` asks for, opened for this run."""
     return [TRACKERS[n](run_dir=run_dir, resume_step=resume_step, config=config, project=project, name=name)

@@ -34,7 +34,7 @@ def test_tpu_vm_single_slice():
     tar, scp, install = dry_run("tpu_vm.sh", "setup", *loc)
     assert tar[0] == "tar" and scp[:5] == ["gcloud", "compute", "tpus", "tpu-vm", "scp"] and "--worker=all" in scp
     assert install[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "rlp"] and "--worker=all" in install
-    assert "python3 -m venv .venv" in install[-1] and "pip install -q -e ." in install[-1]
+    assert "python3 -m venv .venv" in install[-1] and "pip install -q -e '.[gcp]'" in install[-1]
     (train,) = dry_run("tpu_vm.sh", "train", *loc, *TRAIN)
     assert train[:7] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "rlp", "--worker=all"]
     assert remote_train(train) == ["train", "--config", "experiments/rlp_qwen3_1p7b.py", "rlp.group_size=8",
