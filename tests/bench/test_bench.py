@@ -103,3 +103,19 @@ def test_rlp_rows_shared_naive_and_torch(tmp_path):
     if "torch" in layouts:
         assert f["rlp/2x2/speedup_vs_torch"] == pytest.approx(
             f["rlp/2x2/shared/thought_tokens_per_s"] / f["rlp/2x2/torch/thought_tokens_per_s"])
+
+
+def test_the_matmul_backward_comparison_times_both_steps_and_restores_the_custom_vjp(monkeypatch, capsys):
+    import sys
+
+    from rlpjax.bench import matmul_backward
+    from rlpjax.model import layers
+
+    custom = layers._matmul
+    monkeypatch.setattr(sys, "argv", ["matmul_backward", "--repeats", "1", *TINY_MODEL, "data.global_batch_size=8"])
+    matmul_backward.main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["dense (written-out backward)", "einsum (JAX's transpose)",
+                                                      "speedup"], lines
+    assert float(re.search(r"speedup: ([\d.]+)x", lines[-1]).group(1)) > 0
+    assert layers._matmul is custom

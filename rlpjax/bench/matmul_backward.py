@@ -1,6 +1,6 @@
 """The NTP benchmark step with `layers.dense`'s written-out backward pass vs JAX's own transpose of the einsum.
 
-    .venv/bin/python experiments/bench/compare_matmul_backward.py [--repeats 6] [overrides ...]
+    .venv/bin/python -m rlpjax.bench.matmul_backward [--repeats 6] [overrides ...]
 
 Both steps are built from the same preset (`experiments/bench/ntp_15m.py`) and state, then timed in turn (A B A B
 ...) in one process, so a change in the machine's load moves both alike; prints each one's median step time and MFU
