@@ -321,6 +321,12 @@ class RunConfig:
     with WANDB_MODE=offline), "trackio"; empty for none."""
     tracker_project: str = "rlpjax"
     """Project name in W&B / trackio (the run name is run.name)."""
+    samples_every: int = 0
+    """Log a table of sample generations every N steps (RLP: thoughts with their context, next tokens and reward;
+    GRPO: prompts, responses, reward and verdict) to <run_dir>/samples.jsonl and the trackers; 0: never."""
+    samples_rows: int = 8
+    """Rows of each sample table (RLP: thoughts of the first documents' valid positions; GRPO: the first
+    responses)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ POSITIVE = (
     "grpo.prompts_per_step", "grpo.num_rollouts", "grpo.max_prompt_tokens", "grpo.max_new_tokens",
     "grpo.ppo_epochs", "grpo.minibatches", "grpo.temperature",
     "checkpoint.keep_last",
-    "run.steps", "run.log_every", "run.eval_batches", "run.max_nonfinite_steps",
+    "run.steps", "run.log_every", "run.eval_batches", "run.max_nonfinite_steps", "run.samples_rows",
 )
 """Fields that must be > 0."""
 
@@ -34,7 +34,7 @@ NON_NEGATIVE = (
     "rlp.top_k", "rlp.kl_beta", "rlp.ntp_weight", "rlp.eps_low", "rlp.eps_high", "rlp.gamma",
     "rlp.logits_chunk_tokens", "rlp.rollout_microbatch_rows",
     "grpo.kl_beta", "grpo.entropy_coef", "grpo.eps_low", "grpo.eps_high", "grpo.logits_chunk_tokens",
-    "checkpoint.every_steps", "checkpoint.keep_every", "run.eval_every", "run.peak_tflops",
+    "checkpoint.every_steps", "checkpoint.keep_every", "run.eval_every", "run.peak_tflops", "run.samples_every",
 )
 """Fields that must be >= 0."""
 

@@ -126,3 +126,14 @@ def test_a_run_directory_below_a_file_is_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         config_io.resolve(None, [f"run.run_dir={tmp_path / 'notes.txt' / 'run'}"])
+
+
+def test_a_vocabulary_below_the_tokenizers_ids_is_one_line_before_the_run_starts(tmp_path, capsys):
+    # The byte tokenizer has 261 ids (256 bytes + 5 specials); a 200-id model would read past its embedding table.
+    # (RLP grows its vocabulary to hold <think> / </think>, ids 259 / 260, so there the same model is covered.)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", "experiments/quickstart.py", "model.vocab_size=200",
+                 f"run.run_dir={run_dir}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.vocab_size=200 is below the 261 ids" in err[0], err
+    assert not run_dir.exists()  # refused before the run directory is made

@@ -19,6 +19,7 @@ from flax import nnx
 from rlpjax import __version__, config_io
 from rlpjax.config import Config
 from rlpjax.config_io import ConfigError
+from rlpjax.data.tokenizer import load_tokenizer
 from rlpjax.paths import Path, as_path
 from rlpjax.sharding import batch_ways, create_sharded_model, make_mesh
 from rlpjax.train import distributed
@@ -74,6 +75,16 @@ def check_batch_fits_mesh(cfg: Config, mesh) -> None:
                           "or change mesh.data / mesh.fsdp")
 
 
+def check_vocab_covers_tokenizer(cfg: Config, task) -> None:
+    """The model's vocabulary must hold every id data.tokenizer can produce: a larger id reads past the embedding
+    table (jnp.take fills NaN) and the run trains to NaN. Checked before anything is built."""
+    vocab = task.model_config().vocab_size
+    ids = load_tokenizer(cfg.data.tokenizer).vocab_size
+    if vocab < ids:
+        raise ConfigError(f"model.vocab_size={vocab} is below the {ids} ids of data.tokenizer={cfg.data.tokenizer!r}; "
+                          f"set model.vocab_size={ids} or more")
+
+
 def build_state(cfg: Config, task, mesh):
     """(graphdef, state, shardings, tx, schedule, model_cfg): the freshly initialised, sharded training state."""
     model_cfg = task.model_config()
@@ -89,6 +100,8 @@ def train(cfg: Config) -> RunResult:
     """Run (or resume) the configured training job; returns where it stopped."""
     distributed.initialize()
     cfg = dataclasses.replace(cfg, model=model_config_for_init(cfg))  # an init_from model's architecture
+    task = get_task(cfg)
+    check_vocab_covers_tokenizer(cfg, task)
     run_dir = resolve_run_dir(cfg)
     is_writer = jax.process_index() == 0
     if is_writer:
@@ -97,7 +110,6 @@ def train(cfg: Config) -> RunResult:
 
     mesh = make_mesh(cfg.mesh)
     check_batch_fits_mesh(cfg, mesh)
-    task = get_task(cfg)
     graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
     batches = task.batches()
     checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint, run_config=config_io.to_dict(cfg))
@@ -139,6 +151,8 @@ def train(cfg: Config) -> RunResult:
         with PreemptionGuard() as guard:
             for step in range(start_step + 1, cfg.run.steps + 1):
                 started = time.perf_counter()
+                samples_due = cfg.run.samples_every > 0 and step % cfg.run.samples_every == 0
+                task.samples_requested = cfg.run.samples_rows if samples_due else 0  # on every process (a gather)
                 state, step_metrics = step_fn(state, next(batches))
                 metrics = {k: float(v) for k, v in jax.device_get(step_metrics).items()}
                 step_flops = task.step_flops(metrics)
@@ -153,6 +167,9 @@ def train(cfg: Config) -> RunResult:
                     metrics.update(throughput.read())
                     metrics.update({f"data/{k}": v for k, v in batches.stats().items()})
                     writer.write(step, metrics)
+                table = task.sample_table() if samples_due and is_writer else None
+                if table is not None:
+                    writer.write_table(step, cfg.run.objective, *table)
                 if nonfinite_streak >= cfg.run.max_nonfinite_steps:
                     checkpointer.wait()
                     raise DivergenceError(

@@ -1,8 +1,8 @@
 """Run metrics: JSONL and TensorBoard writers, throughput and model-FLOPs utilisation.
 
-Only process 0 writes files. Every figure written is computed from what was measured in this run. The run directory
-may be local or a URL (gs://, `rlpjax.paths`); metrics.jsonl is then rewritten whole instead of appended to
-(`open_jsonl`).
+Only process 0 writes files: metrics.jsonl, and samples.jsonl with the sample tables (`run.samples_every`). Every
+figure written is computed from what was measured in this run. The run directory may be local or a URL (gs://,
+`rlpjax.paths`); the JSONL files are then rewritten whole instead of appended to (`open_jsonl`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ upload before every checkpoint save)."""
 
 class MetricsWriter:
     """Appends one JSON object per logged step (with its wall-clock `time`) to `metrics.jsonl` and mirrors the
-    scalars to the configured trackers (`rlpjax.train.trackers`: TensorBoard by default, W&B, trackio)."""
+    scalars to the configured trackers (`rlpjax.train.trackers`: TensorBoard by default, W&B, trackio); tables of
+    sample generations go to `samples.jsonl` and the trackers the same way (`write_table`)."""
 
     def __init__(self, run_dir: str | os.PathLike, enabled: bool = True, resume_step: int | None = None,
                  cfg=None):
@@ -38,7 +39,9 @@ class MetricsWriter:
         self.enabled = enabled
         run_dir = as_path(run_dir)
         self.path = run_dir / "metrics.jsonl"
+        self.samples_path = run_dir / "samples.jsonl"
         self._trackers = []
+        self._samples_file = None
         self._objective = cfg.run.objective if cfg is not None else "train"
         if enabled:
             from rlpjax import config_io
@@ -50,6 +53,8 @@ class MetricsWriter:
                 project=cfg.run.tracker_project if cfg is not None else "rlpjax",
                 name=cfg.run.name if cfg is not None else run_dir.name)
             self._file = open_jsonl(self.path, keep_through_step=resume_step)
+            if cfg is not None and cfg.run.samples_every > 0:
+                self._samples_file = open_jsonl(self.samples_path, keep_through_step=resume_step)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         """Append one record for `step` (no-op on processes other than 0)."""
@@ -63,21 +68,40 @@ class MetricsWriter:
         for tracker in self._trackers:
             tracker.log(int(step), scalars)
 
+    def write_table(self, step: int, name: str, columns: list[str], rows: list[list]) -> None:
+        """Append one table of sample generations for `step` to samples.jsonl ({"step", "name", "columns", "rows",
+        "time"}) and log it to every tracker under `samples/<name>` (no-op on processes other than 0). The file is
+        opened, and a resumed run's later tables dropped, only when the run's config asks for tables."""
+        if not self.enabled:
+            return
+        if self._samples_file is None:
+            raise RuntimeError("MetricsWriter.write_table needs a config with run.samples_every > 0")
+        record = {"step": int(step), "name": name, "columns": list(columns), "rows": [list(r) for r in rows],
+                  "time": round(time.time(), 3)}
+        self._samples_file.append(json.dumps(record))
+        for tracker in self._trackers:
+            tracker.log_table(int(step), name, columns, rows)
+
     def flush(self) -> None:
         """Make the records written so far durable: the loop calls it before each checkpoint save, so a run killed
         later still has the metrics.jsonl records of every step its resume keeps (and the trackers what they had
         taken in: tensorboardX's writer thread may still hold the last few events)."""
         if self.enabled:
-            self._file.sync()
+            for jsonl in self._jsonl_files():
+                jsonl.sync()
             for tracker in self._trackers:
                 tracker.flush()
 
     def close(self) -> None:
-        """Flush and close the file and the trackers."""
+        """Flush and close the files and the trackers."""
         if self.enabled:
-            self._file.close()
+            for jsonl in self._jsonl_files():
+                jsonl.close()
             for tracker in self._trackers:
                 tracker.close()
+
+    def _jsonl_files(self) -> list:
+        return [self._file] + ([self._samples_file] if self._samples_file is not None else [])
 
 
 def open_jsonl(path: Path, keep_through_step: int | None = None):
@@ -155,9 +179,10 @@ def _plain(value):
     return value.item() if value.size == 1 else value.tolist()
 
 
-def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
-    """All records of a run's metrics.jsonl, local or a URL (for reports and tests)."""
-    path = as_path(run_dir) / "metrics.jsonl"
+def read_metrics(run_dir: str | os.PathLike, file: str = "metrics.jsonl") -> list[dict]:
+    """All records of a run's metrics.jsonl (or `file`, e.g. samples.jsonl), local or a URL (for reports and
+    tests)."""
+    path = as_path(run_dir) / file
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -27,6 +27,8 @@ from rlpjax.config_io import ConfigError
 from rlpjax.train.state import TrainState
 
 StepFn = Callable[[TrainState, Any], tuple[TrainState, dict]]
+SampleTable = tuple[list[str], list[list]]
+"""(columns, rows) of a table of sample generations: column names and rows of plain values (str, int, float)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +120,17 @@ class Task(abc.ABC):
     def updates_per_step(self) -> int:
         """Optimizer updates in one training step (the learning-rate schedule spans run.steps times this)."""
         return 1
+
+    samples_requested: int = 0
+    """Rows of sample generations the next step keeps for `sample_table`: the loop sets it on every process before
+    each step (run.samples_rows on the steps a table is due, every run.samples_every, else 0). An attribute rather
+    than a step argument, so the step's signature, and every caller of it (benchmarks, the main job), stays the
+    same; a task with a table fetches the few rows it shows only when asked, never every step."""
+
+    def sample_table(self) -> SampleTable | None:
+        """The table of sample generations kept by the last step (run with `samples_requested` > 0), or None when
+        this objective has none (the default; NTP)."""
+        return None
 
     def make_eval(self, ctx: StepContext) -> Callable[[TrainState], dict] | None:
         """An evaluation hook run every `run.eval_every` steps, or None."""

@@ -98,15 +98,15 @@ def test_train_sigkill_resume_and_eval_on_a_gs_run_directory(gcs):
     assert [r["step"] for r in records] == list(range(1, final + 1))
     assert all((r["time"] < resume_started) == (r["step"] <= resumed_from) for r in records)
 
-    # TensorBoard: one events file per process (not per flush). The killed run's holds the steps of its last upload
-    # (tensorboardX's writer thread may not have taken the newest events in yet); the rerun's purges the steps it
-    # replays and, closed cleanly, holds all of its own
+    # TensorBoard: one events file per run. The rerun folded the killed run's events up to the resume step into its
+    # own file (only those of its last upload: tensorboardX's writer thread may not have taken the newest ones in)
+    # and deleted it; closed cleanly, the file then holds all of the rerun's own steps
     files = sorted(fs.glob(f"{BUCKET}/run/tensorboard/events.out.tfevents.*"))
-    assert len(files) == 2, files
-    by_purge = {purge: steps for steps, purge in (_losses_and_purge(_events(fs.cat(f))) for f in files)}
-    assert set(by_purge) == {None, resumed_from + 1}
-    assert by_purge[None] == list(range(1, len(by_purge[None]) + 1))
-    assert by_purge[resumed_from + 1] == list(range(resumed_from + 1, final + 1))
+    assert len(files) == 1, files
+    steps, purge = _losses_and_purge(_events(fs.cat(files[0])))
+    assert purge is None
+    folded = [s for s in steps if s <= resumed_from]
+    assert folded == list(range(1, len(folded) + 1)) and steps[len(folded):] == list(range(resumed_from + 1, final + 1))
 
     # eval reads the run's newest checkpoint from the bucket and writes its report beside it
     evaluate = subprocess.run(

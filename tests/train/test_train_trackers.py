@@ -59,12 +59,12 @@ def test_a_run_feeds_every_tracker_and_logs_lines(tmp_path, monkeypatch, capsys)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert all(isinstance(r["time"], float) for r in records)
 
-    train(tiny_config(run_dir, "run.steps=3", *common))  # resume: TensorBoard purges the replayed steps
+    train(tiny_config(run_dir, "run.steps=3", *common))  # resume: the first session's events join the new file
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
     events = _events(run_dir / "tensorboard")
     tags = {v.tag for e in events for v in e.summary.value}
     assert {"train/loss", "train/grad_norm", "train/learning_rate"} <= tags and "loss" not in tags
-    starts = [e.step for e in events if e.HasField("session_log") and e.session_log.status == 1]
-    assert starts == [3]
+    assert [e.step for e in events for v in e.summary.value if v.tag == "train/loss"] == [1, 2, 3]
 
     wandb_files = list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
     assert wandb_files and all(b"train/loss" in f.read_bytes() for f in wandb_files)
@@ -72,3 +72,31 @@ def test_a_run_feeds_every_tracker_and_logs_lines(tmp_path, monkeypatch, capsys)
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT metrics FROM metrics").fetchall()
     assert any(b"train/loss" in (row[0] if isinstance(row[0], bytes) else row[0].encode()) for row in rows)
+
+
+def test_a_resumed_writer_folds_earlier_files_through_the_resume_step_and_keeps_a_cut_tail_out(tmp_path):
+    """Earlier files as an older version left them (one per session: steps 1-4, then a purge marker at 3 and steps
+    3-6, ending in a record cut by a kill), folded at resume step 5: one file holding steps 1-2 of the first session
+    and 3-5 of the second with their wall times, then the new session's own step 6."""
+    from tensorboardX import SummaryWriter
+
+    from rlpjax.train.tb_events import EVENTS_GLOB, fold_earlier_files
+
+    log_dir = tmp_path / "tb"
+    for steps, suffix, purge in ((range(1, 5), ".a", None), (range(3, 7), ".b", 3)):
+        writer = SummaryWriter(str(log_dir), filename_suffix=suffix, purge_step=purge)
+        for step in steps:
+            writer.add_scalar("train/loss", float(step) + (0.5 if purge else 0.0), step, walltime=1000.0 + step)
+        writer.close()
+    (cut,) = log_dir.glob("*.b")
+    cut.write_bytes(cut.read_bytes() + b"\x10\x00\x00")  # a record cut short by a kill
+    earlier = sorted(log_dir.glob(EVENTS_GLOB), key=lambda p: p.suffix)
+    writer = SummaryWriter(str(log_dir), filename_suffix=".c")
+    fold_earlier_files(writer, earlier, last_step=5)
+    writer.add_scalar("train/loss", 6.0, 6, walltime=2000.0)
+    writer.close()
+    (only,) = log_dir.glob(EVENTS_GLOB)
+    assert only.name.endswith(".c")
+    losses = [(e.step, v.simple_value, e.wall_time) for e in _events(log_dir) for v in e.summary.value]
+    assert losses == [(1, 1.0, 1001.0), (2, 2.0, 1002.0), (3, 3.5, 1003.0), (4, 4.5, 1004.0), (5, 5.5, 1005.0),
+                      (6, 6.0, 2000.0)]

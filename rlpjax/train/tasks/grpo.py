@@ -40,17 +40,20 @@ from rlpjax.reasoning.corpora import candidate
 from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.generator import MODES, problem_seed
 from rlpjax.reasoning.rewards import REWARDS, reward
-from rlpjax.reasoning.verify import verify
+from rlpjax.reasoning.verify import Verification, verify
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
-from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
+from rlpjax.train.task import SampleTable, Stage, StepContext, Task, abstract_batch
 from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
 PROBLEM_STREAM = "rl"
 """Generator stream of RL problems: distinct from the "eval" stream of held-out sets and the training documents."""
+SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward",
+                  "verified_correct", "answer_correct", "process_acc", "predicted_answer", "reason"]
+"""Columns of GRPO's sample table (`GRPOTask.sample_table`)."""
 
 
 class ProblemStream:
@@ -165,6 +168,7 @@ class GRPOTask(Task):
         self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
                                          top_p=grpo.top_p, stop_tokens=(self.tokenizer.eos_id,),
                                          pad_id=self.tokenizer.pad_id, score_temperature=logprob_temperature(grpo))
+        self._samples: list[list] | None = None  # the last step's sample table rows, when requested
 
     def batches(self) -> ProblemStream:
         return ProblemStream(self.cfg.grpo)
@@ -182,37 +186,55 @@ class GRPOTask(Task):
             prompts[row, :len(tokens)] = tokens
         return prompts, np.array([len(row) for row in ids], np.int32)
 
-    def score(self, records: list[dict], out) -> tuple[np.ndarray, dict]:
-        """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`) and verification metrics."""
+    def score(self, records: list[dict], out) -> tuple[np.ndarray, dict, list[tuple[str, Verification]]]:
+        """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`), verification metrics, and each
+        row's (response text without the stop token, its verification)."""
         rollouts = self.cfg.grpo.num_rollouts
-        rewards, process, verified, answered = [], [], [], []
+        rewards, checked = [], []
         for n, (tokens_l, length, stopped) in enumerate(zip(out.tokens_bl, out.lengths_b, out.stopped_b)):
             text = self.tokenizer.decode(tokens_l[:int(length) - int(stopped)])  # without the stop token
             check = verify(text, records[n // rollouts])
             rewards.append(reward(self.cfg.grpo.reward, check, **self._reward_params))
-            process.append(check.process_acc)
-            verified.append(check.verified_correct)
-            answered.append(check.answer_correct)
-        metrics = {"verified_accuracy": float(np.mean(verified)), "process_accuracy": float(np.mean(process)),
-                   "answer_accuracy": float(np.mean(answered)),
+            checked.append((text, check))
+        checks = [check for _, check in checked]
+        metrics = {"verified_accuracy": float(np.mean([c.verified_correct for c in checks])),
+                   "process_accuracy": float(np.mean([c.process_acc for c in checks])),
+                   "answer_accuracy": float(np.mean([c.answer_correct for c in checks])),
                    "response_length": float(np.mean(out.lengths_b))}
-        return np.asarray(rewards, np.float32).reshape(-1, rollouts), metrics
+        return np.asarray(rewards, np.float32).reshape(-1, rollouts), metrics, checked
 
     def rollout(self, sample_stage, state, records: list[dict]) -> tuple[dict, dict]:
         """Sample (the jitted "sample" stage), verify and lay out one step's rollouts -> (host update batch,
-        rollout metrics)."""
+        rollout metrics); with `samples_requested`, the first responses are kept for `sample_table`."""
         grpo = self.cfg.grpo
         prompts_bp, lengths_b = self.encode_prompts(records)
         prompts_np, lengths_n = np.repeat(prompts_bp, grpo.num_rollouts, 0), np.repeat(lengths_b, grpo.num_rollouts)
         key = jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
         out = jax.device_get(sample_stage(state.params, prompts_np, lengths_n, key))
-        rewards_br, metrics = self.score(records, out)
+        rewards_br, metrics, checked = self.score(records, out)
+        self._samples = self._sample_rows(records, out, rewards_br, checked) if self.samples_requested else None
         batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
                                self.tokenizer.pad_id)
         batch["advantages_n"] = np.asarray(grpo_advantages(rewards_br, normalize_std=grpo.normalize_adv_std)).reshape(-1)
         batch["truncated_n"] = ~out.stopped_b
         metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_br).items()}
         return batch, metrics
+
+    def _sample_rows(self, records: list[dict], out, rewards_br: np.ndarray,
+                     checked: list[tuple[str, Verification]]) -> list[list]:
+        """The first `samples_requested` rows of a step's rollouts in SAMPLE_COLUMNS' order."""
+        rollouts, rewards_n = self.cfg.grpo.num_rollouts, rewards_br.reshape(-1)
+        return [[n // rollouts, n % rollouts, prompt_text(records[n // rollouts]), text, int(out.lengths_b[n]),
+                 not bool(out.stopped_b[n]), float(rewards_n[n]), bool(check.verified_correct),
+                 bool(check.answer_correct), float(check.process_acc), check.predicted_answer or "", check.reason]
+                for n, (text, check) in enumerate(checked[:self.samples_requested])]
+
+    def sample_table(self) -> SampleTable | None:
+        """The last step's first responses (prompt by prompt, each prompt's rollouts in turn): the prompt, the
+        response (without the stop token), its length in tokens (stop token included) and whether it was cut at
+        grpo.max_new_tokens, the reward the update used, and the verifier's verdict (verified / answer correct,
+        process accuracy, the predicted answer, and the reason when not verified)."""
+        return None if self._samples is None else (list(SAMPLE_COLUMNS), self._samples)
 
     def updates_per_step(self) -> int:
         return self.cfg.grpo.ppo_epochs * self.cfg.grpo.minibatches

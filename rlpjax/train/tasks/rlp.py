@@ -9,26 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rlpjax import compute
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
+from rlpjax.objectives.rlp import information_gain_rewards
 from rlpjax.rlp.loss import make_rlp_loss_fn
 from rlpjax.rlp.rollout import RolloutSettings, rollout
 from rlpjax.rlp.thoughts import ThoughtTokens, thought_tokens
+from rlpjax.sharding import replicated
 from rlpjax.train.batches import global_batch_iterator, to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
-from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
+from rlpjax.train.task import SampleTable, Stage, StepContext, Task, abstract_batch
 from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x524C50
 """Folded into the state's key for the rollout, so the update's own key split stays independent of it."""
 ROLLOUT_STATE_FIELDS = ("params", "ema_params", "ref_params")
 """The TrainState fields the rollout stage reads (the optimizer state stays resident beside it)."""
+SAMPLE_FIELDS = ("tokens", "lengths", "positions_bk", "position_valid_bk", "thoughts_bkgl", "thought_mask_bkgl",
+                 "truncated_bkg", "s_pred_bkgh", "s_ema_bkh", "horizon_mask_bkh")
+"""The rollout batch's arrays a sample table reads (of its first documents only)."""
+SAMPLE_COLUMNS = ["doc", "position", "thought_index", "context", "thought", "next_tokens", "thought_tokens",
+                  "truncated", "s_pred", "s_ema", "reward"]
+"""Columns of RLP's sample table (`RLPTask.sample_table`)."""
+SAMPLE_CONTEXT_TOKENS = 64
+"""Tokens of the document before the position that a sample row shows (the context's tail)."""
 
 
 def rollout_key(state) -> jax.Array:
@@ -52,6 +64,7 @@ class RLPTask(Task):
         self.ema_decay = cfg.rlp.ema_tau
         self.uses_reference = cfg.rlp.kl_beta > 0
         self._tokenizer = None
+        self._samples: dict | None = None  # host copy of the first documents of the last rollout, when requested
         if cfg.rlp.think_ids:
             if len(cfg.rlp.think_ids) != 2:
                 raise ConfigError(f"rlp.think_ids is {cfg.rlp.think_ids}; give two ids (<think>, </think>) or ()")
@@ -110,16 +123,59 @@ class RLPTask(Task):
         return {"rollout": rollout_args, "update": (state, minibatch)}
 
     def make_step(self, ctx: StepContext):
+        """The step; on a step with `samples_requested` it also keeps, on the host, the first documents of its
+        rollout batch for `sample_table` (sliced on the devices and replicated by a small jitted gather that every
+        process runs, so a multi-host batch can be read; the rollout and update stages are unchanged)."""
         rlp, stages = self.cfg.rlp, {name: stage.jit(ctx.mesh) for name, stage in self.stages(ctx).items()}
+        head = jax.jit(lambda rb, docs: {k: rb[k][:docs] for k in SAMPLE_FIELDS}, static_argnums=1,
+                       out_shardings=replicated(ctx.mesh))
 
         def step(state, host_batch):
             batch = to_device_batch(host_batch, ctx.mesh)
             rollout_batch = stages["rollout"](state.params, state.ema_params, state.ref_params, batch,
                                               rollout_key(state))
+            self._samples = None
+            if self.samples_requested:
+                docs = min(len(host_batch["tokens"]),
+                           math.ceil(self.samples_requested / (rlp.positions_per_doc * rlp.group_size)))
+                self._samples = {"rows": self.samples_requested, **jax.device_get(head(rollout_batch, docs))}
             return ppo_updates(stages["update"], state, rollout_batch, epochs=rlp.ppo_epochs,
                                minibatches=rlp.minibatches)
 
         return step
+
+    def sample_table(self) -> SampleTable | None:
+        """Up to `samples_requested` thoughts of the last step, position by position over its first documents
+        (every thought of a position's group, padded positions skipped): the context's last SAMPLE_CONTEXT_TOKENS
+        tokens before position t, the thought (cut before `</think>`), the true next tokens x_t .. x_{t+h-1}, the
+        thought's length and whether it was cut at the cap, and S_pred, S_ema and the reward the objective uses
+        (`information_gain_rewards`). S_pred and S_ema are the gamma-discounted sums over the horizon's tokens inside
+        the document (h = 1: log p(x_t)), so reward = s_pred - s_ema."""
+        if self._samples is None:
+            return None
+        s, gamma, decode = self._samples, self.cfg.rlp.gamma, self.tokenizer.decode
+        horizon = s["s_ema_bkh"].shape[-1]
+        rewards_bkg = np.asarray(information_gain_rewards(s["s_pred_bkgh"], s["s_ema_bkh"], gamma=gamma,
+                                                          horizon_mask_xh=s["horizon_mask_bkh"]))
+        weights_bkh = np.where(s["horizon_mask_bkh"], gamma ** np.arange(horizon), 0.0)
+        s_pred_bkg = np.einsum("bkgh,bkh->bkg", s["s_pred_bkgh"].astype(np.float64), weights_bkh)
+        s_ema_bk = np.einsum("bkh,bkh->bk", s["s_ema_bkh"].astype(np.float64), weights_bkh)
+        thought_end_bkg = s["thought_mask_bkgl"].sum(-1) - ~s["truncated_bkg"]  # a sampled </think> is left out
+        rows = []
+        for b, k, g in np.ndindex(*rewards_bkg.shape):
+            if len(rows) == s["rows"]:
+                break
+            if not s["position_valid_bk"][b, k]:
+                continue
+            t, tokens = int(s["positions_bk"][b, k]), s["tokens"][b]
+            end = int(thought_end_bkg[b, k, g])
+            next_index = t + np.flatnonzero(s["horizon_mask_bkh"][b, k])  # x_t .. inside the document
+            rows.append([b, t, g, decode(tokens[max(0, t - SAMPLE_CONTEXT_TOKENS):t].tolist()),
+                         decode(s["thoughts_bkgl"][b, k, g, :end].tolist()),
+                         decode(tokens[next_index].tolist()),
+                         end, bool(s["truncated_bkg"][b, k, g]), float(s_pred_bkg[b, k, g]), float(s_ema_bk[b, k]),
+                         float(rewards_bkg[b, k, g])])
+        return list(SAMPLE_COLUMNS), rows
 
     def _flops(self, thought_len: float) -> float:
         rlp, data = self.cfg.rlp, self.cfg.data
