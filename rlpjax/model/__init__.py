@@ -11,8 +11,8 @@ Call modes (one block, one attention kernel; logits are float32 [batch, time, vo
 - `model.init_cache(batch, max_len) -> KVCache`, then `model.extend(tokens_bt, cache, *, num_new_b=None,
   prefix=None) -> (logits, cache)`: prefill (right-padded prompts, `num_new_b` = their lengths) and decode
   (time = 1, each row at its own slot/position).
-- Branch mode (RLP): rows = docs * N, rows of a document contiguous; `prefix = PrefixKV(k, v, lengths_r)` with the
-  documents' k/v [layers, docs, S, kv_heads, head_dim] (e.g. `kv.k, kv.v` from a teacher-forced `return_kv` pass,
+- Branch mode (RLP): rows = docs * N, rows of a document contiguous; `prefix = PrefixKV.from_kv(k, v, lengths_r)`
+  with the documents' k/v [layers, docs, S, kv_heads, head_dim] (e.g. `kv.k, kv.v` from a teacher-forced `return_kv` pass,
   or a prefill cache) and per-row prefix lengths t. Branch rows attend to their document's slots < t (never copied
   per row) and causally to their own tokens at positions t, t+1, ...: `model.extend(branch_tokens_rt,
   model.init_cache(rows, max_len), prefix=prefix)` (teacher-forced with an empty cache of max_len = time, or token

@@ -43,14 +43,16 @@ def prefix_mask(prefix_lengths_b: jnp.ndarray, prefix_len: int) -> jnp.ndarray:
     return jnp.arange(prefix_len)[None, :] < prefix_lengths_b[:, None]
 
 
-def _scores(q_bkxh: jnp.ndarray, k_bskh: jnp.ndarray) -> jnp.ndarray:
-    """Float32 logits [b, kv_heads, x, keys] of queries [b, kv_heads, x, head_dim] against keys [b, keys, kv_heads, h]."""
-    return jnp.einsum("bkxh,bskh->bkxs", q_bkxh, k_bskh, preferred_element_type=jnp.float32)
+def _scores(q_bkxh: jnp.ndarray, k_bskh: jnp.ndarray, keys: str = "bskh") -> jnp.ndarray:
+    """Float32 logits [b, kv_heads, x, keys] of queries [b, kv_heads, x, head_dim] against keys laid out as `keys`
+    ("bskh" [b, keys, kv_heads, h] as caches hold them, or "bkhs", the shared prefix's layout)."""
+    return jnp.einsum(f"bkxh,{keys}->bkxs", q_bkxh, k_bskh, preferred_element_type=jnp.float32)
 
 
-def _mix(probs_bkxs: jnp.ndarray, v_bskh: jnp.ndarray) -> jnp.ndarray:
-    """[b, kv_heads, x, head_dim]: the values [b, keys, kv_heads, h] weighted by probs [b, kv_heads, x, keys]."""
-    return jnp.einsum("bkxs,bskh->bkxh", probs_bkxs.astype(v_bskh.dtype), v_bskh)
+def _mix(probs_bkxs: jnp.ndarray, v_bskh: jnp.ndarray, values: str = "bskh") -> jnp.ndarray:
+    """[b, kv_heads, x, head_dim]: the values laid out as `values` ("bskh", or the prefix's "bksh") weighted by
+    probs [b, kv_heads, x, keys]."""
+    return jnp.einsum(f"bkxs,{values}->bkxh", probs_bkxs.astype(v_bskh.dtype), v_bskh)
 
 
 def attend(
@@ -63,7 +65,8 @@ def attend(
     """Grouped-query attention output [batch, queries, heads, head_dim].
 
     q has `heads` = kv_heads * group query heads; query head j uses kv head j // group (Hugging Face order).
-    `prefix` = (k [docs, P, kv_heads, head_dim], v [docs, P, ...], mask [batch, P]) with batch divisible by docs.
+    `prefix` = (k [docs, kv_heads, head_dim, P], v [docs, kv_heads, P, head_dim], mask [batch, P]) with batch
+    divisible by docs: one layer of a `PrefixKV`, already in the layout the matmuls read.
     """
     batch, queries, heads, head_dim = q_bqnh.shape
     kv_heads = k_bskh.shape[2]
@@ -79,12 +82,13 @@ def attend(
         out_bkgqh = _mix(probs_bkgqs.reshape(batch, kv_heads, group * queries, -1), v_bskh)
         return _to_bqnh(out_bkgqh.reshape(batch, kv_heads, group, queries, head_dim))
 
-    prefix_k_dpkh, prefix_v_dpkh, prefix_mask_bp = prefix
-    docs, prefix_len = prefix_k_dpkh.shape[:2]
+    prefix_k_dkhp, prefix_v_dkph, prefix_mask_bp = prefix
+    docs, prefix_len = prefix_k_dkhp.shape[0], prefix_k_dkhp.shape[3]
     branches = batch // docs
     # The N rows of a document become query positions of one [docs, kv_heads, (N, g, q)] product with the prefix.
     q_dknx = jnp.transpose(q_bkgqh.reshape(docs, branches, kv_heads, group * queries, head_dim), (0, 2, 1, 3, 4))
-    pre_dkngqp = _scores(q_dknx.reshape(docs, kv_heads, branches * group * queries, head_dim), prefix_k_dpkh).reshape(
+    pre_dkngqp = _scores(q_dknx.reshape(docs, kv_heads, branches * group * queries, head_dim), prefix_k_dkhp,
+                        "bkhs").reshape(
         docs, kv_heads, branches, group, queries, prefix_len)
     pre_mask_dnp = prefix_mask_bp.reshape(docs, branches, prefix_len)
     pre_dkngqp = jnp.where(pre_mask_dnp[:, None, :, None, None, :], pre_dkngqp, _MASKED)
@@ -97,7 +101,7 @@ def attend(
     pre_exp = jnp.exp(pre_dkngqp - max_dkngq[..., None])
     own_exp = jnp.exp(own_bkgqs - to_row(max_dkngq)[..., None])
     denom_bkgq = to_row(jnp.sum(pre_exp, axis=-1)) + jnp.sum(own_exp, axis=-1)
-    pre_out = _mix(pre_exp.reshape(docs, kv_heads, branches * group * queries, prefix_len), prefix_v_dpkh)
+    pre_out = _mix(pre_exp.reshape(docs, kv_heads, branches * group * queries, prefix_len), prefix_v_dkph, "bksh")
     pre_out_bkgqh = to_row(pre_out.reshape(docs, kv_heads, branches, group, queries, head_dim))
     own_out_bkgqh = _mix(own_exp.reshape(batch, kv_heads, group * queries, -1), v_bskh).reshape(
         batch, kv_heads, group, queries, head_dim)

@@ -37,6 +37,10 @@ KV_AXES = ("act_batch", "act_length", "act_kv_heads", "act_head_dim")
 """Logical axes of one layer's keys / values [batch (or prefix docs), time or slots, kv_heads, head_dim]."""
 CACHE_AXES = ("layers",) + KV_AXES
 """Logical axes of stacked caches [layers, batch, slots, kv_heads, head_dim]."""
+PREFIX_K_AXES = ("layers", "act_batch", "act_kv_heads", "act_head_dim", "act_length")
+"""Logical axes of a `PrefixKV`'s keys [layers, docs, kv_heads, head_dim, slots]."""
+PREFIX_V_AXES = ("layers", "act_batch", "act_kv_heads", "act_length", "act_head_dim")
+"""Logical axes of a `PrefixKV`'s values [layers, docs, kv_heads, slots, head_dim]."""
 
 FAMILIES = ("llama", "qwen2", "qwen3")
 """Supported architecture families."""
@@ -245,7 +249,7 @@ class Decoder(nnx.Module):
         compute = dtype_of(cfg.compute_dtype)
         x_btd = constrain(jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute), RESIDUAL_AXES)
         cos_bth, sin_bth = rope_angles(positions_bt, cfg.head_dim, cfg.rope_theta)
-        prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.k.shape[2])
+        prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.prefix_len)
         in_place = cache_kv is not None and cache_kv[0].shape[2] > tokens_bt.shape[1]
         kv_dtype = compute if cache_kv is None else cache_kv[0].dtype
 
@@ -304,7 +308,8 @@ class Decoder(nnx.Module):
         carry = (x_btd, tuple(constrain(a, CACHE_AXES) for a in cache_kv) if in_place else None)
         per_layer = (
             self.layers.stacked(),
-            None if prefix is None else (constrain(prefix.k, CACHE_AXES), constrain(prefix.v, CACHE_AXES)),
+            None if prefix is None else (constrain(prefix.k_ldkhp, PREFIX_K_AXES),
+                                         constrain(prefix.v_ldkph, PREFIX_V_AXES)),
         )
         if cfg.scan_layers:
             (x_btd, stacks), kv = jax.lax.scan(

@@ -133,7 +133,7 @@ def branch_context(model, batch: dict, prefix_len_r: jax.Array, rs: RolloutSetti
         k, v = doc_kv.k, doc_kv.v
         if stop_prefix_grad:
             k, v = jax.lax.stop_gradient(k), jax.lax.stop_gradient(v)
-        return model.init_cache(rows, own_slots), PrefixKV(k, v, prefix_len_r), doc_hidden_bsd
+        return model.init_cache(rows, own_slots), PrefixKV.from_kv(k, v, prefix_len_r), doc_hidden_bsd
     doc_tokens_rs = jnp.repeat(batch["tokens"], rs.branches_per_doc, axis=0)
     cache = model.init_cache(rows, doc_tokens_rs.shape[1] + own_slots)
     _, cache = model.extend(doc_tokens_rs, cache, num_new_b=prefix_len_r, return_hidden=True)

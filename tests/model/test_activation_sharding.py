@@ -140,7 +140,7 @@ def test_branch_mode_on_a_mesh_equals_single_device(scan_layers):
         _, kv = model(doc_tokens, return_kv=True)
         lengths_r = jnp.repeat(kv.lengths, branches)
         cache = model.init_cache(docs * branches, time)
-        logits, _ = model.extend(branch_tokens, cache, prefix=PrefixKV(kv.k, kv.v, lengths_r))
+        logits, _ = model.extend(branch_tokens, cache, prefix=PrefixKV.from_kv(kv.k, kv.v, lengths_r))
         return logits
 
     want = jax.jit(branch_logits)(state, doc_tokens, branch_tokens)

@@ -44,7 +44,9 @@ def test_attend_equals_the_reference(rows, queries, heads, kv_heads, head_dim, k
         lengths[0] = 0
         prefix = (normal(docs, prefix_len, kv_heads, head_dim), normal(docs, prefix_len, kv_heads, head_dim),
                   np.asarray(prefix_mask(lengths, prefix_len)))
-    out = np.asarray(attend(q, k, v, mask, prefix))
+    kernel_prefix = None if prefix is None else (  # the kernel reads a PrefixKV's layout (k [d,k,h,p], v [d,k,p,h])
+        np.transpose(prefix[0], (0, 2, 3, 1)), np.transpose(prefix[1], (0, 2, 1, 3)), prefix[2])
+    out = np.asarray(attend(q, k, v, mask, kernel_prefix))
     assert np.isfinite(out).all()
     # float32 logits of unit-normal q.k / sqrt(D) and softmax-weighted sums of unit-normal values: errors of a few
     # float32 ulps (measured <= 4e-7); 1e-5 leaves a wide margin on any CPU's summation order.

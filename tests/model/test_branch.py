@@ -31,7 +31,7 @@ def make_inputs(cfg, seed):
 def branch_logits_teacher_forced(model, docs_dt, branches_rt, prefix_lengths_r):
     """Branch logits [rows, branch_len, vocab]: prefix from a teacher-forced document pass, branches in one call."""
     _, kv = model(docs_dt, return_kv=True)
-    prefix = PrefixKV(kv.k, kv.v, prefix_lengths_r)
+    prefix = PrefixKV.from_kv(kv.k, kv.v, prefix_lengths_r)
     logits_rtv, _ = model.extend(branches_rt, model.init_cache(branches_rt.shape[0], BRANCH_LEN), prefix=prefix)
     return logits_rtv
 
@@ -66,7 +66,7 @@ def test_decoded_branches_from_prefill_cache_match_independent_runs():
     docs_dt, branches_rt = make_inputs(model.cfg, seed=10)
     expected = independent_logits(model, docs_dt, branches_rt, PREFIX_LENGTHS)
     _, doc_cache = model.extend(docs_dt, model.init_cache(2, DOC_LEN + 3))  # prefix from a prefill cache
-    prefix = PrefixKV(doc_cache.k, doc_cache.v, jnp.asarray(PREFIX_LENGTHS, jnp.int32))
+    prefix = PrefixKV.from_kv(doc_cache.k, doc_cache.v, jnp.asarray(PREFIX_LENGTHS, jnp.int32))
     step = nnx.jit(lambda m, tok, cache, prefix: m.extend(tok, cache, prefix=prefix))
     cache = model.init_cache(len(PREFIX_LENGTHS), BRANCH_LEN + 2)
     for i in range(BRANCH_LEN):
