@@ -118,3 +118,21 @@ def local_dir(path: str | os.PathLike) -> Iterator[pathlib.Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(file.read_bytes())
         yield pathlib.Path(tmp)
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """A local directory to write the files of directory `path` into: `path` itself (created) when it is local,
+    else a temporary directory whose files are uploaded to `path` when the block ends without an error (for writers
+    that need a real file, such as safetensors), then deleted."""
+    target = as_path(path)
+    if not is_url(target):
+        target.mkdir(parents=True, exist_ok=True)
+        yield target
+        return
+    with tempfile.TemporaryDirectory(prefix="rlpjax-") as tmp:
+        yield pathlib.Path(tmp)
+        for root, _, names in os.walk(tmp):
+            for name in names:
+                local = pathlib.Path(root, name)
+                (target / local.relative_to(tmp).as_posix()).write_bytes(local.read_bytes())

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import pathlib
 import re
-import shutil
 
 import jax
 import numpy as np
@@ -29,6 +28,7 @@ from safetensors.numpy import save_file
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.model.decoder import Decoder, validate_model_config
+from rlpjax.paths import staged_dir
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
 """Supported Hugging Face architectures -> rlpjax family."""
@@ -284,26 +284,25 @@ def save_hf_model(path: str | pathlib.Path, cfg: ModelConfig, model: Decoder, *,
     tokenizer.json and tokenizer_config.json are copied beside the weights and its BOS/EOS ids written into
     config.json and generation_config.json. The byte tokenizer has no Hugging Face form and is skipped with a note.
     """
-    directory = pathlib.Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    shards = _shards(hf_tensors(cfg, model), parse_size(max_shard_size))
-    if len(shards) == 1:
-        save_file(shards[0], str(directory / "model.safetensors"), metadata={"format": "pt"})
-    else:
-        weight_map, total = {}, 0
-        for i, shard in enumerate(shards, start=1):
-            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-            save_file(shard, str(directory / name), metadata={"format": "pt"})
-            weight_map.update(dict.fromkeys(shard, name))
-            total += sum(t.nbytes for t in shard.values())
-        index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-        (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
-    special_ids, notes = _copy_tokenizer(tokenizer, directory)
-    hf_config = {**config_to_hf(cfg), **special_ids}
-    (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
-    generation = {"_from_model_config": True, **special_ids}
-    (directory / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
-    make_readable(directory)
+    with staged_dir(path) as directory:  # `path` may be gs://: written locally, then uploaded
+        shards = _shards(hf_tensors(cfg, model), parse_size(max_shard_size))
+        if len(shards) == 1:
+            save_file(shards[0], str(directory / "model.safetensors"), metadata={"format": "pt"})
+        else:
+            weight_map, total = {}, 0
+            for i, shard in enumerate(shards, start=1):
+                name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+                save_file(shard, str(directory / name), metadata={"format": "pt"})
+                weight_map.update(dict.fromkeys(shard, name))
+                total += sum(t.nbytes for t in shard.values())
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            (directory / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+        special_ids, notes = _copy_tokenizer(tokenizer, directory)
+        hf_config = {**config_to_hf(cfg), **special_ids}
+        (directory / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+        generation = {"_from_model_config": True, **special_ids}
+        (directory / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+        make_readable(directory)
     return notes
 
 
@@ -317,10 +316,10 @@ def _copy_tokenizer(spec: str | None, directory: pathlib.Path) -> tuple[dict, li
         return {}, ["the byte tokenizer has no Hugging Face form: the export has no tokenizer files"]
     source = tokenizer_json_path(spec)
     tok = load_tokenizer(spec)
-    shutil.copyfile(source, directory / "tokenizer.json")
+    (directory / "tokenizer.json").write_bytes(source.read_bytes())  # the source may be gs://
     config_file = source.parent / "tokenizer_config.json"
     if config_file.is_file():
-        shutil.copyfile(config_file, directory / "tokenizer_config.json")
+        (directory / "tokenizer_config.json").write_bytes(config_file.read_bytes())
     else:  # a bare tokenizer.json: name its special tokens so transformers' AutoTokenizer finds them
         names = {key: tok.decode([i]) for key, i in (("bos_token", tok.bos_id), ("eos_token", tok.eos_id),
                                                      ("pad_token", tok.pad_id)) if i is not None}

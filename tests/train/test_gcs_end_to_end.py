@@ -123,6 +123,25 @@ def test_train_sigkill_resume_and_eval_on_a_gs_run_directory(gcs):
     assert fs.cat(f"{out}/passk_by_op.png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(fs.cat(f"{out}/examples.jsonl").decode().splitlines()) >= 1
 
+    # the run exports to a Hugging Face directory on the bucket, which loads back with the run's architecture
+    hf_dir = f"gs://{BUCKET}/hf"
+    convert = subprocess.run([sys.executable, "-m", "rlpjax.cli", "convert", "rlpjax-to-hf", RUN, hf_dir],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert convert.returncode == 0, convert.stdout + convert.stderr
+    assert {"config.json", "generation_config.json", "model.safetensors"} <= {
+        p.split("/")[-1] for p in fs.ls(f"{BUCKET}/hf")}
+    check = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import json
+        from rlpjax.model.hf import load_hf_model
+        from rlpjax.paths import local_dir
+        with local_dir("{hf_dir}") as local:
+            cfg, _ = load_hf_model(local)
+        saved = json.loads(open("/dev/stdin").read())
+        print(cfg.num_layers == saved["model"]["num_layers"], cfg.hidden_size == saved["model"]["hidden_size"])
+        """)], input=fs.cat(f"{BUCKET}/run/config.json").decode(), cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=300)
+    assert check.stdout.split() == ["True", "True"], check.stdout + check.stderr
+
 
 def test_move_and_local_dir_on_gcs(gcs):
     """`paths.move` (copy then delete: no rename on an object store) and `paths.local_dir` (a temporary download)
