@@ -16,24 +16,17 @@ import jax
 import jax.numpy as jnp
 
 from rlpjax import compute
-from rlpjax.bench.ntp import random_batch
+from rlpjax.bench.ntp import random_batch, trainer_step
 from rlpjax.config_io import resolve
 from rlpjax.model import layers
 from rlpjax.sharding import make_mesh
-from rlpjax.train.loop import build_state
 from rlpjax.train.metrics import measure_peak_tflops
-from rlpjax.train.task import StepContext
-from rlpjax.train.tasks.ntp import NTPTask
 
 
-def traced_step(cfg, mesh, batch):
-    """A compiled NTP step and its own state (the step donates the state, so each gets one)."""
-    task = NTPTask(cfg)
-    graphdef, state, shardings, tx, schedule, _ = build_state(cfg, task, mesh)
-    ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
-                      process_index=0, process_count=1)
-    step = task.make_step(ctx)
-    state, metrics = step(state, batch)  # traces and compiles now, with whichever `_matmul` is in place
+def compiled_step(cfg, mesh, batch):
+    """`bench.ntp.trainer_step` with its state, compiled now by one call (with whichever `_matmul` is in place)."""
+    step, state, _ = trainer_step(cfg, mesh)
+    state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     return step, state
 
@@ -46,11 +39,11 @@ def main() -> None:
     cfg = resolve("experiments/bench/ntp_15m.py", args.overrides)
     mesh = make_mesh(cfg.mesh)
     batch = random_batch(cfg.model.vocab_size, cfg.data.global_batch_size, cfg.data.seq_len, cfg.run.seed)
-    programs = {"dense (written-out backward)": traced_step(cfg, mesh, batch)}
+    programs = {"dense (written-out backward)": compiled_step(cfg, mesh, batch)}
     custom = layers._matmul
     layers._matmul = lambda x, w, out_dtype: jnp.einsum("...k,kn->...n", x, w, preferred_element_type=out_dtype)
     try:
-        programs["einsum (JAX's transpose)"] = traced_step(cfg, mesh, batch)
+        programs["einsum (JAX's transpose)"] = compiled_step(cfg, mesh, batch)
     finally:
         layers._matmul = custom
     states = {name: state for name, (_, state) in programs.items()}

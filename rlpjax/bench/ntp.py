@@ -28,21 +28,27 @@ def random_batch(vocab: int, rows: int, seq_len: int, seed: int) -> dict[str, np
             "positions": np.broadcast_to(np.arange(seq_len, dtype=np.int32), (rows, seq_len)).copy()}
 
 
+def trainer_step(cfg: Config, mesh):
+    """(step, state, model config): the `NTPTask` step as the trainer jits it (state shardings, donation; host batch
+    in) and a freshly built state of its own (the step donates it), from the trainer's own `build_state`."""
+    from rlpjax.train.loop import build_state
+
+    task = NTPTask(cfg)
+    graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
+    ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
+                      process_index=jax.process_index(), process_count=jax.process_count())
+    return task.make_step(ctx), state, model_cfg
+
+
 def bench_ntp(cfg: Config, *, repeats: int = 5, peak_tflops: float | None = None) -> dict:
     """Time `repeats` NTP steps of `cfg.data.global_batch_size` x `cfg.data.seq_len` tokens after a compiling one.
 
     `peak_tflops`: the per-device matmul peak to divide by (default: measured here with `measure_peak_tflops`).
     MFU = model FLOPs per step (compute.ntp_step_flops) / step time / (peak x device count), as the trainer logs it.
     """
-    from rlpjax.train.loop import build_state
-
     rows, seq_len = cfg.data.global_batch_size, cfg.data.seq_len
     mesh = make_mesh(cfg.mesh)
-    task = NTPTask(cfg)
-    graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
-    ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
-                      process_index=jax.process_index(), process_count=jax.process_count())
-    step = task.make_step(ctx)
+    step, state, model_cfg = trainer_step(cfg, mesh)
     batch = random_batch(model_cfg.vocab_size, rows, seq_len, cfg.run.seed)
 
     start = time.perf_counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
@@ -49,15 +48,12 @@ def _committed_steps(fs) -> list[int]:
 
 
 def _events(data: bytes) -> list:
-    """The Event protos of one TensorBoard events file (TFRecord framing: length, its CRC, payload, its CRC)."""
+    """The Event protos of one TensorBoard events file (TFRecords read by `tb_events.read_records`)."""
     from tensorboardX.proto.event_pb2 import Event
 
-    events, offset = [], 0
-    while offset < len(data):
-        (length,) = struct.unpack_from("<Q", data, offset)
-        events.append(Event.FromString(data[offset + 12: offset + 12 + length]))
-        offset += 12 + length + 4
-    return events
+    from rlpjax.train.tb_events import read_records
+
+    return [Event.FromString(record) for record in read_records(data)]
 
 
 def _losses_and_purge(events) -> tuple[list[int], int | None]:

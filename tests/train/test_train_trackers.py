@@ -3,7 +3,6 @@ the plain line log mode, and a wall-clock time in every record."""
 
 import json
 import sqlite3
-import struct
 
 import pytest
 
@@ -20,20 +19,13 @@ def test_tags_are_namespaced():
 
 
 def _events(directory) -> list:
-    """Every Event proto of the TFRecord files in `directory` (length, crc, payload, crc framing)."""
+    """Every Event proto of the events files in `directory` (TFRecords read by `tb_events.read_records`)."""
     from tensorboardX.proto import event_pb2
 
-    events = []
-    for path in sorted(directory.glob("events.out.tfevents.*")):
-        data, offset = path.read_bytes(), 0
-        while offset < len(data):
-            (length,) = struct.unpack("<Q", data[offset: offset + 8])
-            payload = data[offset + 12: offset + 12 + length]
-            offset += 12 + length + 4
-            event = event_pb2.Event()
-            event.ParseFromString(payload)
-            events.append(event)
-    return events
+    from rlpjax.train.tb_events import read_records
+
+    return [event_pb2.Event.FromString(record) for path in sorted(directory.glob("events.out.tfevents.*"))
+            for record in read_records(path.read_bytes())]
 
 
 def test_a_run_feeds_every_tracker_and_logs_lines(tmp_path, monkeypatch, capsys):

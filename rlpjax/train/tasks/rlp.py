@@ -154,12 +154,11 @@ class RLPTask(Task):
         if self._samples is None:
             return None
         s, gamma, decode = self._samples, self.cfg.rlp.gamma, self.tokenizer.decode
-        horizon = s["s_ema_bkh"].shape[-1]
-        rewards_bkg = np.asarray(information_gain_rewards(s["s_pred_bkgh"], s["s_ema_bkh"], gamma=gamma,
-                                                          horizon_mask_xh=s["horizon_mask_bkh"]))
-        weights_bkh = np.where(s["horizon_mask_bkh"], gamma ** np.arange(horizon), 0.0)
-        s_pred_bkg = np.einsum("bkgh,bkh->bkg", s["s_pred_bkgh"].astype(np.float64), weights_bkh)
-        s_ema_bk = np.einsum("bkh,bkh->bk", s["s_ema_bkh"].astype(np.float64), weights_bkh)
+        discounted = functools.partial(information_gain_rewards, gamma=gamma, horizon_mask_xh=s["horizon_mask_bkh"])
+        rewards_bkg = np.asarray(discounted(s["s_pred_bkgh"], s["s_ema_bkh"]))
+        # The objective's own discounted sums of each term: S_pred against a zero S_ema, S_ema as minus a zero S_pred
+        s_pred_bkg = np.asarray(discounted(s["s_pred_bkgh"], np.zeros_like(s["s_ema_bkh"])))
+        s_ema_bk = -np.asarray(discounted(np.zeros_like(s["s_pred_bkgh"][..., :1, :]), s["s_ema_bkh"]))[..., 0]
         thought_end_bkg = s["thought_mask_bkgl"].sum(-1) - ~s["truncated_bkg"]  # a sampled </think> is left out
         rows = []
         for b, k, g in np.ndindex(*rewards_bkg.shape):
