@@ -253,9 +253,21 @@ class GRPOConfig:
     aggregation: str = "token_mean"
     """"token_mean" (over all response tokens of the batch) or "seq_mean" (per sequence, then over sequences)."""
     reward: str = "outcome"
-    """Verifier reward by name: "outcome", "process_blend", "strict" or "gated_penalty"."""
+    """Verifier reward by name (`rlpjax.reasoning.rewards`): the spec's "outcome", "process_blend", "strict",
+    "gated_blend", or the authors' code's "authors_process", "authors_gated" (the paper's process-reward runs),
+    "authors_strict"."""
     reward_alpha: float = 0.2
     """a in the blended rewards (weight of the outcome term)."""
+    edge_filter: bool = False
+    """Edge-of-competence filter: drop from the update every group (the rollouts of one prompt) whose pass rate
+    under the current policy lies outside the open band (edge_pass_low, edge_pass_high); the pass rate is measured
+    on the rollouts the step already samples. Dropped groups get no gradient (their rows are masked out)."""
+    edge_pass: str = "verified"
+    """What counts as a pass for the filter and its metrics: "verified" (VerifiedCorrect) or "answer" (R_out)."""
+    edge_pass_low: float = 0.0
+    """Lower end of the kept band: a group is kept only if its pass rate is strictly greater."""
+    edge_pass_high: float = 1.0
+    """Upper end of the kept band: a group is kept only if its pass rate is strictly smaller."""
     recompute_old_logprobs: bool = False
     """Recompute behaviour log-probs with a forward pass instead of taking the sampler's."""
     ratio_logprobs: str = "sampling"

@@ -7,12 +7,20 @@ Stages (run directories `<run_root>/<preset name>`; `run.init_from` names the ru
 
     pretrain ──┬── midtrain                       mid-training, the whole budget (split 1 : 0)
                ├── rl_edge                        GRPO at ops 11-14, outcome reward, the whole budget (split 0 : 1)
-               ├── rl_process_blend, rl_strict, rl_gated_penalty   the same RL with the other verifier rewards
+               ├── rl_process_blend, rl_process_blend_a05, rl_strict
+               │                                  the same RL with the authors' process rewards: authors_gated at
+               │                                  a = 0.2 / 0.5 and authors_strict (what the paper's runs used)
                ├── budget_mid80 ── budget_rl20    split 0.8 : 0.2
                ├── budget_mid50 ── budget_rl50    split 0.5 : 0.5
                └── budget_mid20 ── budget_rl80    split 0.2 : 0.8
     transfer_b0 / transfer_b0p1 / transfer_b1 / transfer_b10 ── rl_transfer
-               pre-training where context B is a 0 / 0.1 / 1 / 10% seed, then RL on context B only
+               pre-training on context A at ops 2-20 plus context B only at op 2 as a 0 / 0.1 / 1 / 10% seed
+               (paper section 4), then RL on 50% A / 50% B over ops 2-20 (init_from transfer_b1; the sweep
+               experiments/sweeps/controlled_transfer.py runs it from every seed)
+    headroom_h0p1 / headroom_h1 / headroom_h10 (and pretrain = 50%)
+               pre-training with the hard ops 8-10 at 0.1 / 1 / 10% (pre-training headroom); RL from each with
+               experiments/sweeps/controlled_headroom.py. The edge-of-competence ranges 7-10, 9-12, 11-14, 17-20
+               are the sweep experiments/sweeps/controlled_edge.py over rl_edge.
 
 Budget splits: the total budget is the compute of the RL-only run (`rl_only_steps` GRPO steps: 200 at paper scale,
 "about 200 steps" in the paper), in NTP-equivalent tokens; `compute.plan_mid_rl_budget` turns each split into
@@ -20,7 +28,8 @@ mid-training and RL step counts with this scale's batch shapes, so 1 : 0 and 0 :
 
 CPU scale keeps every stage, mixture and reward but shrinks the model (byte tokenizer), the batches and the step
 counts so the whole graph runs on a laptop; its RL problems use ops 2-3 (byte-level prompts of ops 11-14 run to
-~1,700 tokens), which for a tiny model is the edge of competence anyway.
+~1,700 tokens), which for a tiny model is the edge of competence anyway; rl_transfer at CPU scale uses the same
+ops (the paper's 2-20 at paper scale).
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ class Scale:
     ntp_lr: float
     ntp_min_lr: float
     rl_ops: tuple[int, ...]
+    rl_transfer_ops: tuple[int, ...]
+    """Op counts of the context-transfer RL run (paper: 2-20)."""
     rl_prompts: int
     rl_rollouts: int
     rl_prompt_tokens: int
@@ -76,7 +87,7 @@ PAPER = Scale(
     tokenizer="data/tokenizers/controlled",
     run_root="runs/controlled",
     seq_len=2048, ntp_rows=256, pretrain_tokens=10e9, ntp_lr=2e-4, ntp_min_lr=3e-5,
-    rl_ops=(11, 12, 13, 14), rl_prompts=1024, rl_rollouts=6, rl_prompt_tokens=1024, rl_response_tokens=1024,
+    rl_ops=(11, 12, 13, 14), rl_transfer_ops=tuple(range(2, 21)), rl_prompts=1024, rl_rollouts=6, rl_prompt_tokens=1024, rl_response_tokens=1024,
     rl_minibatches=4,  # verl's mini-batch of 256 prompts
     rl_lr=1e-6, rl_only_steps=200, ntp_checkpoint_every=500, rl_checkpoint_every=20,
 )
@@ -88,7 +99,7 @@ CPU = Scale(
     tokenizer="byte",
     run_root="runs/controlled/cpu",
     seq_len=256, ntp_rows=8, pretrain_tokens=20 * 8 * 256, ntp_lr=3e-3, ntp_min_lr=3e-4,
-    rl_ops=(2, 3), rl_prompts=4, rl_rollouts=4, rl_prompt_tokens=1024, rl_response_tokens=128, rl_minibatches=1,
+    rl_ops=(2, 3), rl_transfer_ops=(2, 3), rl_prompts=4, rl_rollouts=4, rl_prompt_tokens=1024, rl_response_tokens=128, rl_minibatches=1,
     rl_lr=1e-4, rl_only_steps=10, ntp_checkpoint_every=0, rl_checkpoint_every=0,
 )
 
@@ -120,13 +131,13 @@ def ntp_stage(scale: Scale, name: str, corpus: str, steps: int, warmup: float, i
 
 
 def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = "outcome", alpha: float = 0.2,
-             templates: tuple[str, ...] = ("A", "B", "C")) -> Config:
+             templates: tuple[str, ...] = ("A", "B", "C"), ops: tuple[int, ...] = ()) -> Config:
     """GRPO with a verifier reward: r rollouts at temperature 1, clip 0.2, KL 1e-3 (k3), no entropy, lr constant."""
     return Config(
         model=scale.model,
         data=DataConfig(tokenizer=scale.tokenizer),
         optimizer=OptimizerConfig(learning_rate=scale.rl_lr, schedule="constant", warmup_steps=0, weight_decay=0.0),
-        grpo=GRPOConfig(ops=scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
+        grpo=GRPOConfig(ops=ops or scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
                         num_rollouts=scale.rl_rollouts, temperature=1.0, max_prompt_tokens=scale.rl_prompt_tokens,
                         max_new_tokens=scale.rl_response_tokens, eps_low=0.2, eps_high=0.2, kl_beta=1e-3,
                         entropy_coef=0.0, reward=reward, reward_alpha=alpha, minibatches=scale.rl_minibatches),
@@ -146,13 +157,17 @@ def builders(scale: Scale) -> dict:
         "midtrain": functools.partial(ntp, "midtrain", "midtrain", budget(scale, (1, 0)).mid_steps, 0.15, base),
         "rl_edge": functools.partial(rl, "rl_edge", base, rl_steps),
         "rl_transfer": functools.partial(rl, "rl_transfer", run_dir(scale, "transfer_b1"), rl_steps,
-                                         templates=("B",)),
+                                         templates=("A", "B"), ops=scale.rl_transfer_ops),
+        "rl_process_blend": functools.partial(rl, "rl_process_blend", base, rl_steps, "authors_gated", 0.2),
+        "rl_process_blend_a05": functools.partial(rl, "rl_process_blend_a05", base, rl_steps, "authors_gated", 0.5),
+        "rl_strict": functools.partial(rl, "rl_strict", base, rl_steps, "authors_strict"),
     }
-    for reward in ("process_blend", "strict", "gated_penalty"):
-        table[f"rl_{reward}"] = functools.partial(rl, f"rl_{reward}", base, rl_steps, reward)
-    for stem, corpus in {"transfer_b0": "transfer-b0", "transfer_b0p1": "transfer-b0.1", "transfer_b1": "transfer-b1",
-                         "transfer_b10": "transfer-b10"}.items():
-        table[stem] = functools.partial(ntp, stem, corpus, pretrain_steps, 0.05)
+    for seed in ("0", "0.1", "1", "10"):  # corpora.mixtures presets transfer-b*, headroom-h*
+        stem = f"transfer_b{seed.replace('.', 'p')}"
+        table[stem] = functools.partial(ntp, stem, f"transfer-b{seed}", pretrain_steps, 0.05)
+    for hard in ("0.1", "1", "10"):
+        stem = f"headroom_h{hard.replace('.', 'p')}"
+        table[stem] = functools.partial(ntp, stem, f"headroom-h{hard}", pretrain_steps, 0.05)
     for mid_percent in (80, 50, 20):
         plan = budget(scale, (mid_percent / 100, 1 - mid_percent / 100))
         mid, post = f"budget_mid{mid_percent}", f"budget_rl{100 - mid_percent}"

@@ -1,4 +1,5 @@
-"""GRPO as rl_edge with the paper's blended reward a*R_out + (1-a)*ProcessAcc, a = 0.2.
+"""GRPO as rl_edge with the reward the paper's process-verified runs used: the authors' authors_gated,
+R_out * (a + (1-a) * R_pv') with R_pv' = max(0, 1 - penalties / |V|), a = 0.2.
 
 Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

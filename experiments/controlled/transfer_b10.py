@@ -1,4 +1,5 @@
-"""Pre-training where the new context B is a 10% seed.
+"""Context transfer: pre-training on context A at ops 2-20 plus context B only at op 2 as a 10% seed
+(corpus preset transfer-b10).
 
 Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

@@ -10,6 +10,9 @@ user's files, --data). `--suite paper` runs every benchmark whose file exists (`
 suite=path,... points at others), writes each suite's report into OUT/<suite>/ and the summary table in the paper's
 layout into OUT/paper.{md,json,png}; a missing file is listed as skipped with the path to provide.
 
+`--compare RUN_DIR RUN_DIR ...` samples nothing: it overlays the controlled reports of several runs (pass@k curves
+by split) in OUT/compare.png and compare.md (`compare.py`; OUT defaults to ./eval_compare).
+
 Sampling defaults: controlled, gsm8k and math500 keep the validation protocol (temperature 0.7, top-p 1, 1024 new
 tokens, 128 samples; 200 problems per op); the other benchmarks and `paper` use the paper's protocol per suite
 (`paper.PROTOCOL`). --samples / --temperature / --top-p / --max-new-tokens override either. Sampling runs
@@ -19,6 +22,7 @@ data-parallel over all devices (--mesh data,fsdp,tensor to shard a large model).
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import time
 
@@ -33,7 +37,9 @@ VALIDATION = {"samples": 128, "temperature": 0.7, "top_p": 1.0, "max_new_tokens"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="run directory, rlpjax model directory or HF directory")
+    parser.add_argument("--checkpoint", help="run directory, rlpjax model directory or HF directory")
+    parser.add_argument("--compare", nargs="+", metavar="RUN_DIR", help="overlay the controlled pass@k curves of "
+                        "these evaluated runs (run, report directory or report.json) instead of sampling")
     parser.add_argument("--suite", choices=SUITES, default="controlled", help="what to evaluate (default controlled)")
     parser.add_argument("--tokenizer", default=None, help="'byte' or a tokenizer.json path (default: the run's, "
                         "or DIR/tokenizer.json)")
@@ -112,6 +118,15 @@ def data_paths(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from rlpjax.eval.loading import load_for_eval
 
+    if args.compare:
+        from rlpjax.eval.compare import write_compare
+
+        paths = write_compare(args.compare, args.out or "eval_compare")
+        print(paths["compare.md"].read_text(), end="")
+        print(f"[rlpjax] comparison written to {paths['compare.png']}")
+        return 0
+    if not args.checkpoint:
+        raise ConfigError("rlpjax eval needs --checkpoint DIR (or --compare RUN_DIR ... to compare evaluated runs)")
     if args.suite == "controlled":
         ops = parse_ops(args.ops)  # argument errors before the (slow) model load
     paths = data_paths(args)
@@ -150,11 +165,17 @@ def _run_controlled(args, ops, loaded, common, meta, out_dir, started):
     sampling = sampling_for("controlled", args)
     output = evaluate_controlled(loaded.graphdef, loaded.params, loaded.tokenizer, ops=ops, templates=templates,
                                  modes=modes, per_op=args.per_op, exclude_ids=exclude, **sampling, **common)
+    drawn = {key: collections.Counter(getattr(r, key) for r in output.results) for key in ("template", "mode")}
     meta = {**meta, **sampling, "verdict": "VerifiedCorrect", "ops": args.ops, "per_op": args.per_op,
-            "templates": ",".join(templates), "modes": ",".join(modes),
+            "templates": _drawn(drawn["template"]), "modes": _drawn(drawn["mode"]),
             "seconds": round(time.perf_counter() - started, 1)}
     write_report(output.results, out_dir, meta=meta)
     return output, markdown_table(aggregate(output.results), "unbiased")
+
+
+def _drawn(counts: collections.Counter) -> str:
+    """What the problem set actually holds, e.g. "forward (30), reverse (30)"."""
+    return ", ".join(f"{name} ({count})" for name, count in sorted(counts.items()))
 
 
 def _run_benchmark(suite, data, args, loaded, common, meta, out_dir):

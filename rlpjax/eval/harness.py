@@ -18,6 +18,7 @@ pass@k) and, for the first `num_examples` problems, the prompt, first completion
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Collection, NamedTuple, Sequence
 
@@ -26,7 +27,7 @@ from rlpjax.eval.answers import answers_match, extract_answer
 from rlpjax.eval.choice import CHOICE_LAYOUTS, LETTERS, extract_letter, load_choice
 from rlpjax.eval.generate import generate
 from rlpjax.eval.math_data import MATH_LAYOUTS, load_math
-from rlpjax.eval.report import ProblemResult
+from rlpjax.eval.report import ProblemResult, failure_types
 from rlpjax.reasoning.corpora import build_eval_set
 from rlpjax.reasoning.format import completion_text, prompt_text
 from rlpjax.reasoning.verify import verify
@@ -66,8 +67,9 @@ def score_controlled(records: Sequence[dict], completions: Sequence[Sequence[str
     results, examples = [], []
     for index, (record, texts) in enumerate(zip(records, completions, strict=True)):
         verdicts = [verify(text, record) for text in texts]
+        failures = collections.Counter(name for v in verdicts for name in failure_types(v))
         results.append(ProblemResult(record["op"], record["template"], record["mode"],
-                                     tuple(v.verified_correct for v in verdicts)))
+                                     tuple(v.verified_correct for v in verdicts), tuple(sorted(failures.items()))))
         if index < num_examples:
             examples.append({"id": record["id"], "op": record["op"], "template": record["template"],
                              "mode": record["mode"], "prompt": prompt_text(record), "completion": texts[0],

@@ -12,6 +12,7 @@ import os
 from typing import Sequence
 
 from rlpjax.eval.passk import default_ks
+from rlpjax.eval.plotting import legend_outside
 from rlpjax.eval.report import ESTIMATORS, ESTIMATOR_DOCS, markdown_header, mean_passk, save_png
 from rlpjax.paths import Path, as_path
 
@@ -62,9 +63,10 @@ def write_math_report(suite: str, results: Sequence, out_dir: str | os.PathLike,
     curves = {"all": report["overall"], **({} if list(report["by_group"]) == ["all"] else report["by_group"])}
     for name, table in curves.items():
         axis.plot(report["ks"], [100 * table["unbiased"][k] for k in report["ks"]], marker="o", label=str(name))
-    axis.set(xscale="log", xlabel="k", ylabel="pass@k (%)", title=f"{suite} pass@k (unbiased)", ylim=(0, 100))
+    axis.set(xscale="log", xlabel="k", ylabel="pass@k (%)", title=f"{suite} pass@k (unbiased)", ylim=(-2, 102))
     axis.set_xticks(report["ks"], [str(k) for k in report["ks"]])
-    axis.legend()
+    axis.minorticks_off()
+    legend_outside(axis)
     figure.tight_layout()
     save_png(figure, paths["passk.png"])
     plt.close(figure)

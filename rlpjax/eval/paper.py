@@ -96,6 +96,7 @@ def write_paper_report(summary: dict, out_dir: str | os.PathLike, meta: dict) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from rlpjax.eval.plotting import label_bars, legend_outside
     from rlpjax.eval.report import save_png
 
     out_dir = as_path(out_dir)
@@ -107,13 +108,14 @@ def write_paper_report(summary: dict, out_dir: str | os.PathLike, meta: dict) ->
     names = list(summary["benchmarks"]) + list(summary["averages"])
     values = list(summary["benchmarks"].values()) + [v or 0.0 for v in summary["averages"].values()]
     figure, axis = plt.subplots(figsize=(max(6, 0.8 * len(names)), 4))
-    axis.bar(range(len(names)), values, width=0.4, label="this model")
+    label_bars(axis, axis.bar(range(len(names)), values, width=0.4, label="this model"))
     averages_x = range(len(summary["benchmarks"]), len(names))
-    axis.bar([x + 0.4 for x in averages_x], [PAPER_REFERENCE["base"][n] for n in summary["averages"]], width=0.4,
-             label=PAPER_REFERENCE["model"] + ", base")
+    label_bars(axis, axis.bar([x + 0.4 for x in averages_x], [PAPER_REFERENCE["base"][n] for n in summary["averages"]],
+                              width=0.4, label=PAPER_REFERENCE["model"] + ", base"))
     axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    axis.set(ylabel="averaged Pass@1 (%)", title="RLP paper suite", ylim=(0, 100))
-    axis.legend()
+    axis.set(ylabel="averaged Pass@1 (%)", title="RLP paper suite")
+    axis.set_ylim(0, 110)
+    legend_outside(axis)
     figure.tight_layout()
     save_png(figure, paths["paper.png"])
     plt.close(figure)

@@ -1,7 +1,10 @@
 """`rlpjax generate-data`: write a controlled synthetic reasoning corpus as sharded JSONL.
 
-Either a grid (`--ops 2-20 --per-op N --templates A,B,C --modes forward,reverse`) or a mixture preset
-(`--preset pretrain --num-problems N`); `--splits train=0.9,val=0.05,test=0.05` divides every cell's problems.
+Either a grid (`--ops 2-20 --per-op N --templates A,B,C --modes forward,reverse`), a mixture preset
+(`--preset pretrain --num-problems N`) or a mixture written out (`--mixture "2-20:0.99@A;2:0.01@B" --num-problems
+N`, syntax in `mixtures.py`); `--splits train=0.9,val=0.05,test=0.05` divides every cell's problems. A mixture
+corpus prints, and its manifest records, each part's exact problem count. `--answer-line` appends the spec's
+` Answer: n.` to every solution (the default follows the authors' data, without it).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ import argparse
 import os
 
 from rlpjax.config_io import ConfigError
-from rlpjax.reasoning.corpora import PRESETS, grid_quotas, mixture_quotas
+from rlpjax.reasoning.corpora import grid_quotas
 from rlpjax.reasoning.corpus_writer import write_corpus
 from rlpjax.reasoning.generator import MODES
+from rlpjax.reasoning.mixtures import PRESETS, get_mixture, mixture_quotas, part_counts
 from rlpjax.reasoning.templates import load_template
 
 
@@ -23,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", help="comma-separated template names or .json paths (default A,B,C)")
     parser.add_argument("--modes", help="comma-separated modes: forward, reverse (default both)")
     parser.add_argument("--preset", help=f"mixture preset instead of a grid: {', '.join(PRESETS)}")
-    parser.add_argument("--num-problems", type=int, help="problems in a preset corpus")
+    parser.add_argument("--mixture", help="mixture text instead of a preset, e.g. '2-20:0.99@A;2:0.01@B' "
+                        "(OPS:SHARE[@TEMPLATE=SHARE,...] parts separated by ';')")
+    parser.add_argument("--num-problems", type=int, help="problems in a preset / mixture corpus")
+    parser.add_argument("--answer-line", action="store_true", help="end every solution with ' Answer: n.' "
+                        "(default: no such line, as in the authors' data)")
     parser.add_argument("--seed", type=int, default=0, help="seed: the same seed gives the same corpus")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (output does not depend on it)")
     parser.add_argument("--splits", default="train=1", help="fractions per split, e.g. train=0.9,val=0.05,test=0.05")
@@ -61,14 +69,23 @@ def parse_splits(text: str) -> dict[str, float]:
     return splits
 
 
-def _quotas(args: argparse.Namespace) -> dict:
-    """Per-cell problem counts from either the grid or the preset options."""
-    if args.preset is not None:
+def _quotas(args: argparse.Namespace) -> tuple[dict, dict | None]:
+    """(per-cell problem counts, the mixture's manifest entry or None) from the grid or the mixture options."""
+    if args.preset is not None and args.mixture is not None:
+        raise ConfigError("give either --preset NAME or --mixture TEXT, not both")
+    spec = args.preset if args.preset is not None else args.mixture
+    if spec is not None:
         if args.ops or args.per_op or args.templates or args.modes:
-            raise ConfigError("--preset fixes ops, templates and modes; drop --ops/--per-op/--templates/--modes")
+            raise ConfigError("--preset / --mixture fix ops, templates and modes; drop --ops/--per-op/--templates/"
+                              "--modes")
         if not args.num_problems or args.num_problems < 1:
-            raise ConfigError("--preset needs --num-problems N (a positive count)")
-        return mixture_quotas(args.preset, args.num_problems)
+            raise ConfigError("--preset / --mixture need --num-problems N (a positive count)")
+        if args.preset is not None and args.preset not in PRESETS:
+            raise ConfigError(f"unknown corpus preset {args.preset!r}; choose one of {sorted(PRESETS)} or write "
+                              "--mixture TEXT")
+        mixture = get_mixture(spec)
+        entry = {"name": args.preset, "text": mixture.text(), "parts": part_counts(mixture, args.num_problems)}
+        return mixture_quotas(mixture, args.num_problems), entry
     if not args.ops or not args.per_op or args.per_op < 1:
         raise ConfigError("give either --ops 2-20 --per-op N or --preset NAME --num-problems N")
     templates = [t.strip() for t in (args.templates or "A,B,C").split(",")]
@@ -78,7 +95,7 @@ def _quotas(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--modes: {mode!r} is not one of {', '.join(MODES)}")
     for template in templates:
         load_template(template)
-    return grid_quotas(parse_ops(args.ops), templates, modes, args.per_op)
+    return grid_quotas(parse_ops(args.ops), templates, modes, args.per_op), None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,8 +103,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers {args.workers} must be between 1 and {(os.cpu_count() or 1) * 4}")
     if args.records_per_shard < 1:
         raise ConfigError("--records-per-shard must be positive")
-    manifest = write_corpus(args.out, _quotas(args), parse_splits(args.splits), args.seed, workers=args.workers,
-                            records_per_shard=args.records_per_shard, progress=not args.no_progress)
+    quotas, mixture = _quotas(args)
+    manifest = write_corpus(args.out, quotas, parse_splits(args.splits), args.seed, workers=args.workers,
+                            records_per_shard=args.records_per_shard, progress=not args.no_progress,
+                            answer_line=args.answer_line, mixture=mixture)
+    for part in (mixture or {}).get("parts", []):
+        print(f"part {part['part']}: {part['count']} problems (share {part['share']:g})")
     for split, info in manifest["splits"].items():
         print(f"{split}: {info['records']} problems in {len(info['files'])} shard(s) under {args.out}")
     return 0

@@ -1,19 +1,18 @@
-"""Corpus mixtures as data, op splits, the on-the-fly document stream and held-out evaluation sets.
+"""Op splits, the on-the-fly document stream, held-out evaluation sets and the keys that keep them apart.
 
-A mixture gives weights to op ranges and, independently, to templates; modes are used round-robin (equal shares).
-Presets (paper settings):
-- `pretrain`: ops 2-4 / 5-7 / 8-10 at 20% / 30% / 50%, templates A, B, C 1/3 each;
-- `midtrain`: ops 2-10 at 20%, ops 11-14 at 80%, templates 1/3 each;
-- `transfer-b0`, `transfer-b0.1`, `transfer-b1`, `transfer-b10`: the pre-training mixture where the new context
-  (template B) is only a 0%, 0.1%, 1% or 10% seed and A and C share the rest (context-transfer experiment).
+Mixtures (presets and mixture text) are in `mixtures.py`; a cell is one (op, template, mode); a corpus is a quota
+of problems per cell (see `corpus_writer.py`).
 
-A cell is one (op, template, mode); a corpus is a quota of problems per cell (see `corpus_writer.py`).
+Keeping evaluation out of training: problems are compared by their canonical key (`generator.canonical_key`: the
+gold graph's structure and values), not by the text hash `id`. Held-out sets (`build_eval_set`) take only problems
+whose key lies in the reserved part of the key space (`generator.is_heldout`); every training stream
+(`training_candidate`: `iter_documents`, `corpus_writer`, the GRPO problem stream) skips those, and also any key in
+`exclude_ids` (e.g. `corpus_ids` of a corpus written elsewhere).
 """
 
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import itertools
 import json
 import pathlib
@@ -21,38 +20,15 @@ from typing import Collection, Iterator
 
 from rlpjax.config_io import ConfigError
 from rlpjax.reasoning.format import document_text
-from rlpjax.reasoning.generator import MODES, generate_problem, problem_seed
+from rlpjax.reasoning.generator import (HELDOUT_MODULUS, canonical_key, generate_problem, is_heldout,
+                                       problem_seed)
+from rlpjax.reasoning.mixtures import Cell, Mixture, get_mixture
 
-Cell = tuple[int, str, str]
 OP_SPLITS = {"id": (2, 10), "edge": (11, 14), "hard": (15, 20)}
-
-
-@dataclasses.dataclass(frozen=True)
-class Mixture:
-    """Weights over op ranges (first, last, weight) and over templates (name, weight); modes round-robin."""
-
-    ops: tuple[tuple[int, int, float], ...]
-    templates: tuple[tuple[str, float], ...] = (("A", 1 / 3), ("B", 1 / 3), ("C", 1 / 3))
-    modes: tuple[str, ...] = MODES
-
-
-_PRETRAIN_OPS = ((2, 4, 0.2), (5, 7, 0.3), (8, 10, 0.5))
-
-
-def _transfer(seed_fraction: float) -> Mixture:
-    """Pre-training mixture with template B at `seed_fraction` of the problems."""
-    rest = (1.0 - seed_fraction) / 2
-    return Mixture(_PRETRAIN_OPS, (("A", rest), ("B", seed_fraction), ("C", rest)))
-
-
-PRESETS: dict[str, Mixture] = {
-    "pretrain": Mixture(_PRETRAIN_OPS),
-    "midtrain": Mixture(((2, 10, 0.2), (11, 14, 0.8))),
-    "transfer-b0": _transfer(0.0),
-    "transfer-b0.1": _transfer(0.001),
-    "transfer-b1": _transfer(0.01),
-    "transfer-b10": _transfer(0.1),
-}
+MAX_ATTEMPTS = 1000
+"""Redraws of one training problem whose candidates are all held out or excluded before giving up."""
+_GOLDEN_64 = 0x9E3779B97F4A7C15
+"""2^64 / golden ratio (odd): the Weyl sequence that picks a document's mixture part."""
 
 
 def split_of_op(op: int) -> str:
@@ -60,95 +36,76 @@ def split_of_op(op: int) -> str:
     return next((name for name, (low, high) in OP_SPLITS.items() if low <= op <= high), "other")
 
 
-def get_mixture(preset: str | Mixture) -> Mixture:
-    """A preset by name (or a Mixture as is)."""
-    if isinstance(preset, Mixture):
-        return preset
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown corpus preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[preset]
-
-
-def cell_weights(mixture: Mixture) -> dict[Cell, float]:
-    """Probability of each (op, template, mode) cell under a mixture (zero-weight cells left out)."""
-    weights: dict[Cell, float] = {}
-    op_total = sum(w for _lo, _hi, w in mixture.ops)
-    template_total = sum(w for _t, w in mixture.templates)
-    for low, high, op_weight in mixture.ops:
-        for op in range(low, high + 1):
-            for template, template_weight in mixture.templates:
-                for mode in mixture.modes:
-                    weight = (op_weight / op_total / (high - low + 1)) * (template_weight / template_total)
-                    if weight > 0:
-                        weights[(op, template, mode)] = weights.get((op, template, mode), 0.0) + weight / len(
-                            mixture.modes)
-    return weights
-
-
-def apportion(weights: dict, total: int) -> dict:
-    """Integer counts summing to `total` in proportion to `weights` (largest remainder, ties by key order)."""
-    weight_sum = sum(weights.values())
-    exact = {key: total * w / weight_sum for key, w in weights.items()}
-    counts = {key: int(value) for key, value in exact.items()}
-    by_remainder = sorted(weights, key=lambda key: -(exact[key] - counts[key]))
-    for key in by_remainder[:total - sum(counts.values())]:
-        counts[key] += 1
-    return counts
-
-
-def mixture_quotas(preset: str | Mixture, num_problems: int) -> dict[Cell, int]:
-    """Problems per cell for a corpus of `num_problems` drawn from a mixture."""
-    return apportion(cell_weights(get_mixture(preset)), num_problems)
-
-
 def grid_quotas(ops: Collection[int], templates: Collection[str], modes: Collection[str],
                 per_op: int) -> dict[Cell, int]:
-    """`per_op` problems for every op, shared round-robin over templates x modes."""
-    cells = [(template, mode) for mode in modes for template in templates]
-    return {(op, template, mode): per_op // len(cells) + (i < per_op % len(cells))
-            for op in ops for i, (template, mode) in enumerate(cells)}
+    """`per_op` problems for every op, shared round-robin over templates x modes.
+
+    Cells are ordered template by template with the modes interleaved, and the extra problems of op number j
+    (when per_op is not a multiple of the cells) start where op j - 1's stopped, so even one problem per op
+    covers every mode and template over the ops."""
+    cells = [(template, mode) for template in templates for mode in modes]
+    extra = per_op % len(cells)
+    return {(op, template, mode): per_op // len(cells) + ((i - j * extra) % len(cells) < extra)
+            for j, op in enumerate(ops) for i, (template, mode) in enumerate(cells)}
 
 
-def candidate(seed: int, stream: str, cell: Cell, index: int) -> dict:
-    """Candidate number `index` of a cell's deterministic stream (before deduplication)."""
+def candidate(seed: int, stream: str, cell: Cell, index: int, attempt: int = 0) -> dict:
+    """Candidate number `index` of a cell's deterministic stream (before deduplication); `attempt` > 0 redraws it."""
     op, template, mode = cell
-    return generate_problem(op, template, mode, problem_seed(seed, stream, op, template, mode, index))
+    parts = (seed, stream, op, template, mode, index) + ((attempt,) if attempt else ())
+    return generate_problem(op, template, mode, problem_seed(*parts))
 
 
-def iter_documents(preset: str | Mixture, seed: int, start: int = 0,
-                   exclude_ids: Collection[str] = ()) -> Iterator[str]:
-    """Endless training texts drawn from a mixture: document i depends only on (preset, seed, i).
+def training_candidate(seed: int, stream: str, cell: Cell, index: int,
+                       exclude_ids: Collection[str] = ()) -> dict:
+    """Problem `index` of a training stream: the first redraw whose key is neither held out nor excluded."""
+    for attempt in range(MAX_ATTEMPTS):
+        record = candidate(seed, stream, cell, index, attempt)
+        if not is_heldout(record["key"]) and record["key"] not in exclude_ids:
+            return record
+    raise ConfigError(f"op {cell[0]}, template {cell[1]}, mode {cell[2]}: {MAX_ATTEMPTS} draws were all held-out "
+                      "or excluded problems; exclude fewer problems")
 
-    `start` resumes the stream at document `start`; problems whose id is in `exclude_ids` (a held-out set) are
-    skipped. Documents are drawn independently, so small op counts repeat (there are few distinct op-2 problems).
+
+def iter_documents(preset: str | Mixture, seed: int, start: int = 0, exclude_ids: Collection[str] = (),
+                   answer_line: bool = False) -> Iterator[str]:
+    """Endless training texts drawn from a mixture: document i depends only on (mixture, seed, i).
+
+    Document i's part is picked by a Weyl sequence over the part shares (so any n consecutive documents hold each
+    part within a few documents of n * share, a 0.1% part included), its cell within the part by a hash draw.
+    `start` resumes the stream at document `start`; held-out problems and keys in `exclude_ids` are redrawn
+    (`training_candidate`). Small op counts repeat (there are few distinct op-2 problems).
     """
-    weights = cell_weights(get_mixture(preset))
-    cells = list(weights)
-    cumulative = list(itertools.accumulate(weights[c] for c in cells))
-    stream = f"documents/{preset if isinstance(preset, str) else 'custom'}"
+    mixture = get_mixture(preset)
+    bounds = list(itertools.accumulate(part.share for part in mixture.parts))
+    tables = []
+    for part in mixture.parts:
+        weights = part.cells(mixture.modes)
+        tables.append((list(weights), list(itertools.accumulate(weights.values()))))
+    stream = f"documents/{mixture.text() if isinstance(preset, Mixture) else preset}"
     for index in itertools.count(start):
-        draw = problem_seed(seed, stream, index) / 2.0 ** 64 * cumulative[-1]
+        position = ((index + 1) * _GOLDEN_64 % 2**64) / 2.0**64 * bounds[-1]
+        cells, cumulative = tables[min(bisect.bisect_right(bounds, position), len(tables) - 1)]
+        draw = problem_seed(seed, stream, index) / 2.0**64 * cumulative[-1]
         cell = cells[min(bisect.bisect_right(cumulative, draw), len(cells) - 1)]
-        record = candidate(seed, stream, cell, index)
-        if record["id"] not in exclude_ids:
-            yield document_text(record)
+        yield document_text(training_candidate(seed, stream, cell, index, exclude_ids), answer_line)
 
 
 def build_eval_set(ops: Collection[int], templates: Collection[str], modes: Collection[str], per_op: int,
                    seed: int, exclude_ids: Collection[str] = ()) -> list[dict]:
-    """A held-out problem set: `per_op` unique problems per op (templates x modes round-robin), each tagged with
-    its op split, none of whose ids is in `exclude_ids` (e.g. `corpus_ids(train_dir)`); a separate "eval" stream,
-    so it differs from any corpus of the same seed."""
+    """A held-out problem set: `per_op` problems per op (templates x modes round-robin, `grid_quotas`) with
+    distinct canonical keys, all in the held-out part of the key space and none in `exclude_ids` (e.g.
+    `corpus_ids(train_dir)`), each tagged with its op split; drawn from a separate "eval" stream."""
     seen = set(exclude_ids)
     problems = []
     for cell, quota in grid_quotas(ops, templates, modes, per_op).items():
         kept = 0
-        for index in range(50 * quota + 1000):
+        for index in range(HELDOUT_MODULUS * (50 * quota + 1000)):
             if kept == quota:
                 break
             record = candidate(seed, "eval", cell, index)
-            if record["id"] not in seen:
-                seen.add(record["id"])
+            if is_heldout(record["key"]) and record["key"] not in seen:
+                seen.add(record["key"])
                 problems.append({**record, "split": split_of_op(cell[0])})
                 kept += 1
         if kept < quota:
@@ -158,12 +115,13 @@ def build_eval_set(ops: Collection[int], templates: Collection[str], modes: Coll
 
 
 def corpus_ids(directory: str | pathlib.Path) -> set[str]:
-    """The ids of every record in a generated corpus directory (all *.jsonl files)."""
+    """The canonical keys of every record in a generated corpus directory (all *.jsonl files): what
+    `build_eval_set` and `iter_documents` exclude by (computed from each record's gold graph)."""
     directory = pathlib.Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"corpus directory {str(directory)!r} does not exist; generate it first")
-    ids = set()
+    keys = set()
     for path in sorted(directory.glob("*.jsonl")):
         with path.open() as handle:
-            ids.update(json.loads(line)["id"] for line in handle if line.strip())
-    return ids
+            keys.update(canonical_key(json.loads(line)["graph"]) for line in handle if line.strip())
+    return keys

@@ -1,13 +1,15 @@
 """Write a deduplicated, sharded JSONL corpus from per-cell quotas, in parallel and deterministically.
 
-Each cell (op, template, mode) has a deterministic stream of candidates (`corpora.candidate`). Workers generate
-fixed-size chunks of candidates; the main process consumes chunks in a fixed order (chunk 0 of every cell, then
-chunk 1, ...), keeps the first occurrence of every id (exact dedup across all cells and splits) until the cell's
+Each cell (op, template, mode) has a deterministic stream of candidates (`corpora.candidate`; problems in the
+held-out part of the key space, `generator.is_heldout`, are left out, so no evaluation set overlaps a
+corpus). Workers generate fixed-size chunks of candidates; the main process consumes chunks in a fixed order
+(chunk 0 of every cell, then chunk 1, ...), keeps the first occurrence of every id (exact dedup across all cells and splits) until the cell's
 quota is met, and assigns a cell's kept problems to splits in order (train first, then val, then test). Chunk size
 depends only on the quota, never on the worker count, so the output is identical for any `workers`.
 
-Files: `DIR/{split}-{i:05d}-of-{n:05d}.jsonl` (records: id, op, template, mode, problem, question, solution,
-answer, text, prompt, graph) and `DIR/manifest.json` (seed, quotas, files and counts).
+Files: `DIR/{split}-{i:05d}-of-{n:05d}.jsonl` (records: id, key, op, template, mode, problem, question, solution,
+answer, text, prompt, graph) and `DIR/manifest.json` (seed, quotas, files and counts, whether documents carry the
+`Answer: n.` line, and for a mixture corpus its text and each part's exact problem count).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import pathlib
 from tqdm import tqdm
 
 from rlpjax.config_io import ConfigError
-from rlpjax.reasoning.corpora import Cell, apportion, candidate
+from rlpjax.reasoning.corpora import candidate
 from rlpjax.reasoning.format import document_text, prompt_text
+from rlpjax.reasoning.generator import is_heldout
+from rlpjax.reasoning.mixtures import Cell, apportion
 
 MAX_CHUNK = 128
 _STREAM = "corpus"
@@ -32,15 +36,18 @@ def _chunk_size(quota: int) -> int:
     return max(1, min(MAX_CHUNK, quota))
 
 
-def generate_chunk(seed: int, cell: Cell, chunk: int, size: int) -> list[tuple[str, str]]:
-    """(id, JSON line) for candidates [chunk*size, (chunk+1)*size) of a cell (runs in a worker)."""
+def generate_chunk(seed: int, cell: Cell, chunk: int, size: int, answer_line: bool = False) -> list[tuple[str, str]]:
+    """(id, JSON line) for the candidates [chunk*size, (chunk+1)*size) of a cell that are not held out (runs in a
+    worker)."""
     lines = []
     for index in range(chunk * size, (chunk + 1) * size):
         record = candidate(seed, _STREAM, cell, index)
-        full = {"id": record["id"], "op": record["op"], "template": record["template"], "mode": record["mode"],
-                "problem": record["problem"], "question": record["question"], "solution": record["solution"],
-                "answer": record["answer"], "text": document_text(record), "prompt": prompt_text(record),
-                "graph": record["graph"]}
+        if is_heldout(record["key"]):
+            continue
+        full = {"id": record["id"], "key": record["key"], "op": record["op"], "template": record["template"],
+                "mode": record["mode"], "problem": record["problem"], "question": record["question"],
+                "solution": record["solution"], "answer": record["answer"],
+                "text": document_text(record, answer_line), "prompt": prompt_text(record), "graph": record["graph"]}
         lines.append((record["id"], json.dumps(full, separators=(",", ":"))))
     return lines
 
@@ -73,8 +80,12 @@ class _ShardWriter:
 
 
 def write_corpus(out_dir: str | pathlib.Path, quotas: dict[Cell, int], splits: dict[str, float], seed: int,
-                 workers: int = 1, records_per_shard: int = 100_000, progress: bool = True) -> dict:
-    """Generate and write the corpus; returns the manifest (also written to DIR/manifest.json)."""
+                 workers: int = 1, records_per_shard: int = 100_000, progress: bool = True,
+                 answer_line: bool = False, mixture: dict | None = None) -> dict:
+    """Generate and write the corpus; returns the manifest (also written to DIR/manifest.json).
+
+    `answer_line` appends ` Answer: n.` to every document's solution (`format.document_text`); `mixture` (its
+    text and exact part counts, from the CLI) is recorded in the manifest as given."""
     quotas = {cell: n for cell, n in quotas.items() if n > 0}
     if not quotas:
         raise ConfigError("the corpus would be empty; ask for at least one problem")
@@ -112,15 +123,18 @@ def write_corpus(out_dir: str | pathlib.Path, quotas: dict[Cell, int], splits: d
     try:
         if workers <= 1:
             for cell, chunk in units():
-                consume(cell, chunk, generate_chunk(seed, cell, chunk, _chunk_size(quotas[cell])))
+                consume(cell, chunk, generate_chunk(seed, cell, chunk, _chunk_size(quotas[cell]), answer_line))
         else:
-            _run_parallel(units(), quotas, seed, workers, consume)
+            _run_parallel(units(), quotas, seed, workers, consume, answer_line)
     finally:
         bar.close()
         for writer in writers.values():
             writer.close()
     manifest = {"seed": seed, "splits": {s: {"records": w.written, "files": w.files} for s, w in writers.items()},
+                "answer_line": answer_line,
                 "quotas": [{"op": c[0], "template": c[1], "mode": c[2], "count": n} for c, n in quotas.items()]}
+    if mixture is not None:
+        manifest["mixture"] = mixture
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
@@ -134,7 +148,7 @@ def _split_of(position: int, counts: dict[str, int]) -> str:
     raise AssertionError("a cell kept more problems than its quota")
 
 
-def _run_parallel(units, quotas: dict[Cell, int], seed: int, workers: int, consume) -> None:
+def _run_parallel(units, quotas: dict[Cell, int], seed: int, workers: int, consume, answer_line: bool) -> None:
     """Generate chunks in `workers` processes, consuming results strictly in submission order.
 
     Units are submitted a bounded window ahead; a unit of a cell that filled up meanwhile is consumed as a no-op,
@@ -149,7 +163,7 @@ def _run_parallel(units, quotas: dict[Cell, int], seed: int, workers: int, consu
                 if unit is None:
                     break
                 cell, chunk = unit
-                args = (seed, cell, chunk, _chunk_size(quotas[cell]))
+                args = (seed, cell, chunk, _chunk_size(quotas[cell]), answer_line)
                 window.append((cell, chunk, pool.apply_async(_generate_chunk_star, (args,))))
             if not window:
                 return

@@ -10,12 +10,19 @@ fallback actions (sum of two open nodes, copy of the only open node) always keep
 ends with a single sink, the query, whose ancestors are all nodes. Distractors are added afterwards: instances of
 outer categories with no total, never used by a needed node. Reverse mode hides the value of one constant node whose
 linear coefficient in the query is non-zero, and states the query's value instead.
+
+Two keys per record: `id` hashes the text (problem, question, solution: exact deduplication), `key` hashes the gold
+graph (`canonical_key`: structure and values, independent of wording order and of the solution's random variable
+letters), so two renderings of one problem share a key. A fixed 1/`HELDOUT_MODULUS` of the key space is reserved
+for evaluation (`is_heldout`): held-out sets draw only from it and every training stream skips it, so no training
+document, corpus or RL problem is ever an evaluation problem, whatever the seeds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 
 from rlpjax.reasoning import render
@@ -27,6 +34,8 @@ _ACTION_WEIGHTS = {"constant": 3.0, "copy": 0.5, "plus": 1.5, "times": 1.0, "sum
                    "total": 2.0}
 _ARITY = {"constant": 0, "copy": 1, "plus": 1, "times": 1, "sum": 2, "difference": 2}
 _COSTS = {"constant": 1, "copy": 1, "plus": 2, "times": 2, "sum": 2, "difference": 2}
+HELDOUT_MODULUS = 8
+"""One canonical key in HELDOUT_MODULUS is reserved for evaluation problems (`is_heldout`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +43,8 @@ class GeneratorSettings:
     """Numeric knobs of the generator (the paper's defaults)."""
 
     number_range: int = 5
-    """Constants are drawn uniformly from 1..number_range."""
+    """The paper's number_range: constants ("equals k", "equals k plus q") are drawn uniformly from
+    1..number_range, multipliers ("equals k times q") from 2..number_range (a multiplier of 1 would be a copy)."""
     max_value: int = 1000
     """No quantity (except through the guaranteed fallback sums) exceeds this value."""
     max_distractor_fraction: float = 0.5
@@ -65,9 +75,26 @@ def problem_hash(problem: str, question: str, solution: str) -> str:
     return hashlib.blake2b(f"{problem}\n{question}\n{solution}".encode(), digest_size=16).hexdigest()
 
 
+def canonical_key(graph: dict) -> str:
+    """Hex digest of a gold graph's structure and values: each node's normalised name, operation, parent set,
+    constant and value (order-free), the query and the given quantity; the same for any rendering of a problem."""
+    def norm(name: str | None) -> str | None:
+        return None if name is None else " ".join(name.lower().split())
+
+    nodes = sorted((norm(n["name"]), n["operation"], sorted(map(norm, n["parents"])), n["constant"], n["value"])
+                   for n in graph["nodes"])
+    text = json.dumps([nodes, norm(graph["query"]), norm(graph.get("given"))], separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def is_heldout(key: str) -> bool:
+    """Whether a canonical key lies in the part of the key space reserved for evaluation."""
+    return int(key[:8], 16) % HELDOUT_MODULUS == 0
+
+
 def generate_problem(op: int, template: str, mode: str, seed: int,
                      settings: GeneratorSettings = GeneratorSettings()) -> dict:
-    """One problem record: problem, question, solution, answer, op, template, mode, id and the gold graph."""
+    """One problem record: problem, question, solution, answer, op, template, mode, id, key and the gold graph."""
     if op < 2:
         raise ValueError(f"op count must be at least 2 (got {op}); the smallest problem is a constant and a copy")
     if mode not in MODES:
@@ -82,11 +109,11 @@ def generate_problem(op: int, template: str, mode: str, seed: int,
             break
     builder.add_distractors(rng.randint(1, max(1, round(settings.max_distractor_fraction * op))))
     text = render.render_problem(builder.nodes, needed, unknown, rng)
-    record = {"problem": text.problem, "question": text.question, "solution": text.solution,
-              "answer": text.answer, "op": op, "template": tmpl.name, "mode": mode,
-              "id": problem_hash(text.problem, text.question, text.solution),
-              "graph": render.gold_graph(builder.nodes, needed, unknown)}
-    return record
+    graph = render.gold_graph(builder.nodes, needed, unknown)
+    return {"problem": text.problem, "question": text.question, "solution": text.solution,
+            "answer": text.answer, "op": op, "template": tmpl.name, "mode": mode,
+            "id": problem_hash(text.problem, text.question, text.solution), "key": canonical_key(graph),
+            "graph": graph}
 
 
 def _pick_unknown(nodes: list[Node], needed: list[int], rng: random.Random) -> int | None:
@@ -203,8 +230,8 @@ class _GraphBuilder:
         pair = self._fresh_pair()
         if pair is None or len(parents) != arity:
             return None
-        constant = self.rng.randint(1, self.settings.number_range) if operation in ("constant", "plus",
-                                                                                     "times") else None
+        low = {"constant": 1, "plus": 1, "times": 2}.get(operation)
+        constant = None if low is None else self.rng.randint(low, max(low, self.settings.number_range))
         value = apply_operation(operation, constant, [self.nodes[p].value for p in parents])
         return Node(self.template.instance_name(*pair), operation, parents, constant, value, *pair)
 

@@ -3,8 +3,9 @@
 Solution steps follow the spec: `Define <quantity> as <v>; so <v> = <expr> = <substituted> = <value>.` A total
 over m > 2 instances uses helper variables (`so a = P + Q = 3 + 4 = 7; T = a + R = 7 + 2 = 9.`), which the
 trace parser resolves transitively. In reverse mode the unknown is defined as x, every later value is written as a
-linear form in x (`x + 7`, `2 * x - 3`), and the solution ends with the equation for the stated quantity, its
-solution and `Answer: n.`.
+linear form in x (`x + 7`, `2 * x - 3`), and the solution ends with the equation for the stated quantity and its
+solution (`Solution: x = n.`). As in the authors' data, the solution carries no trailing `Answer: n.` (the answer
+is in the document's `<answer>` tag); `format.document_text(record, answer_line=True)` adds it back.
 """
 
 from __future__ import annotations
@@ -120,14 +121,14 @@ def _solution(nodes: list, needed: list[int], unknown: int | None, rng: random.R
         steps.append(f"Define {node.name} as {variable[index]}; so {'; '.join(chains)}.")
     sink = nodes[needed[-1]]
     if unknown is None:
-        return " ".join(steps + [f"Answer: {sink.value}."]), sink.value
+        return " ".join(steps), sink.value
     answer = nodes[unknown].value
     a, b = linear[needed[-1]]
     numerator = f"{sink.value} - {b}" if a > 0 else f"{b} - {sink.value}"
     numerator = str(sink.value) if b == 0 else numerator
     solve = numerator if abs(a) == 1 else f"({numerator}) / {abs(a)}"
     steps.append(f"So we have the equation {format_linear((a, b))} = {sink.value}; we solve it: "
-                 f"x = {solve} = {answer}. Solution: x = {answer}. Answer: {answer}.")
+                 f"x = {solve} = {answer}. Solution: x = {answer}.")
     return " ".join(steps), answer
 
 

@@ -1,15 +1,22 @@
-"""RL rewards from a `Verification`, registered by name.
+"""RL rewards from a `Verification`, registered by name: the spec's formulas and the authors' code's variants.
 
-| name            | formula                                   | source                                          |
-|-----------------|-------------------------------------------|-------------------------------------------------|
-| `outcome`       | R_out (1 if the answer is right, else 0)  | outcome-only baseline                           |
-| `process_blend` | a * R_out + (1 - a) * R_pv                | the paper's Eq. 3 (a = 0.2 best, 0.5 also run)  |
-| `strict`        | R_out if R_pv == 1 else 0                 | the paper's strict reward (= VerifiedCorrect)   |
-| `gated_penalty` | R_out * (a + (1 - a) * R_pv)              | the authors' code: blend gated on a right answer|
+| name              | formula                                     | source                                            |
+|-------------------|---------------------------------------------|---------------------------------------------------|
+| `outcome`         | R_out (1 if the answer is right, else 0)    | outcome-only baseline (the paper's rl_edge runs)  |
+| `process_blend`   | a * R_out + (1 - a) * ProcessAcc            | the paper's Eq. 3 as written (ungated)            |
+| `strict`          | R_out if ProcessAcc == 1 else 0             | the paper's strict reward as written              |
+| `gated_blend`     | R_out * (a + (1 - a) * ProcessAcc)          | Eq. 3 gated on a right answer, spec's R_pv        |
+| `authors_process` | R_pv' = max(0, 1 - penalties / abs(V))      | the authors' code: the process reward alone       |
+| `authors_gated`   | R_out * (a + (1 - a) * R_pv')               | the authors' code: what the paper's process-reward|
+|                   |                                             | runs used (a = 0.2 best, 0.5 also run)            |
+| `authors_strict`  | R_out if penalties == 0 else 0              | the authors' code: zero on any penalty            |
 
-R_pv is ProcessAcc. The authors' code also counts penalties (value, dependency, missing, extra nodes, answer); they
-are on the `Verification` (`value_errors`, `dependency_errors`, `missing_nodes`, `extra_nodes`, `answer_error`) for
-logging and do not enter any reward here. Add a reward with `@register_reward("name")`.
+ProcessAcc (`verify.py`) is the share of gold nodes with the right value and parents; extra nodes do not lower it.
+The authors' R_pv' counts penalties instead: `Verification.penalties` = value + dependency + missing + extra-node +
+answer errors, over abs(V) = `Verification.gold_nodes`, clipped at 0; so it also penalises distractor steps and a
+wrong or missing answer, and `authors_strict` is zero whenever a trace defines an extra node, which `strict` is not.
+The presets in experiments/controlled/ use the authors' variants (what the paper ran). Add a reward with
+`@register_reward("name")`.
 """
 
 from __future__ import annotations
@@ -66,8 +73,27 @@ def strict(verification: Verification) -> float:
     return float(verification.answer_correct) if verification.process_acc == 1.0 else 0.0
 
 
-@register_reward("gated_penalty")
-def gated_penalty(verification: Verification, a: float = 0.2) -> float:
-    """The authors' code variant: R_out * (a + (1 - a) * ProcessAcc), zero whenever the answer is wrong."""
+@register_reward("gated_blend")
+def gated_blend(verification: Verification, a: float = 0.2) -> float:
+    """R_out * (a + (1 - a) * ProcessAcc): the blend, zero whenever the answer is wrong."""
     a = _blend_weight(a)
     return float(verification.answer_correct) * (a + (1.0 - a) * verification.process_acc)
+
+
+@register_reward("authors_process")
+def authors_process(verification: Verification) -> float:
+    """The authors' process reward R_pv' = max(0, 1 - penalties / |V|) (see the module table)."""
+    return max(0.0, 1.0 - verification.penalties / verification.gold_nodes)
+
+
+@register_reward("authors_gated")
+def authors_gated(verification: Verification, a: float = 0.2) -> float:
+    """The authors' blend R_out * (a + (1 - a) * R_pv'), the reward of the paper's process-verified runs."""
+    a = _blend_weight(a)
+    return float(verification.answer_correct) * (a + (1.0 - a) * authors_process(verification))
+
+
+@register_reward("authors_strict")
+def authors_strict(verification: Verification) -> float:
+    """1 only for a right answer with no penalty at all (extra nodes included), else 0."""
+    return float(verification.answer_correct and verification.penalties == 0)

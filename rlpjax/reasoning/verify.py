@@ -5,13 +5,14 @@ ProcessAcc = mean_v s(v); extra predicted nodes do not lower it. VerifiedCorrect
 `<answer> ... </answer>` equals the query's value. `verify` never raises on model output: unusable text gives a zero
 score and a `reason`.
 
-Error counts (reported for logging and for the `gated_penalty` reward's documentation; counted independently, so a
-node with a wrong value *and* wrong parents counts once in each):
+Error counts (the penalties of the authors' process reward `rewards.authors_process`, and logged; counted
+independently, so a node with a wrong value *and* wrong parents counts once in each):
 - value_errors: gold nodes the trace defines with a different (or no computable) value;
 - dependency_errors: gold nodes the trace defines with a different parent set;
 - missing_nodes: gold nodes the trace never defines;
 - extra_nodes: quantities the trace defines that are not gold nodes (distractors, invented names);
 - answer_error: 1 when the answer tag is missing or its number differs from the gold answer, else 0.
+`penalties` is their sum and `gold_nodes` is |V|, the number of gold nodes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ class Verification:
     extra_nodes: int
     answer_error: int
     predicted_answer: str | None
+    gold_nodes: int
+    """|V|: the number of gold (needed) nodes."""
+
+    @property
+    def penalties(self) -> int:
+        """value + dependency + missing + extra-node + answer errors (the authors' penalty count)."""
+        return self.value_errors + self.dependency_errors + self.missing_nodes + self.extra_nodes + self.answer_error
 
 
 def gold_answer(graph: dict) -> int:
@@ -69,7 +77,7 @@ def verify(trace_text: str, gold: dict) -> Verification:
     verified = answer_correct and correct == len(graph["nodes"])
     reason = _reason(parsed, answer_correct, graph, missing, value_errors, dependency_errors)
     return Verification(process_acc, answer_correct, verified, reason, value_errors, dependency_errors, missing,
-                        extra, int(not answer_correct), parsed.answer)
+                        extra, int(not answer_correct), parsed.answer, len(graph["nodes"]))
 
 
 def _reason(parsed, answer_correct: bool, graph: dict, missing: int, value_errors: int,

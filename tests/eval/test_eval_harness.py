@@ -121,7 +121,8 @@ def test_cli_controlled_on_model_dir(model_dir, capsys):
     assert code == 0 and "pass@1" in out and str(out_dir) in out
     for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png", "examples.jsonl"):
         assert (out_dir / name).stat().st_size > 0
-    assert json.loads((out_dir / "report.json").read_text())["meta"]["samples"] == 2
+    meta = json.loads((out_dir / "report.json").read_text())["meta"]
+    assert meta["samples"] == 2 and meta["modes"] == "forward (2), reverse (2)" and meta["templates"] == "A (4)"
 
 
 def test_cli_gsm8k_three_problems(model_dir, shared_data, tmp_path, capsys):

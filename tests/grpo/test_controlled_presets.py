@@ -1,12 +1,15 @@
 """The presets of experiments/controlled/: every one resolves, the budget arithmetic holds, CPU versions run."""
 
+import importlib.util
 import pathlib
 import runpy
+import sys
 
 import pytest
 
 from rlpjax import compute
-from rlpjax.config_io import apply_overrides, load_preset
+from rlpjax.config_io import apply_overrides, load_preset, resolve
+from rlpjax.reasoning.mixtures import cell_weights
 from rlpjax.train.loop import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "controlled"
@@ -20,7 +23,7 @@ TINY = ["run.steps=2", "run.progress=false", "run.peak_tflops=1", "run.log_every
 
 
 def test_every_preset_resolves_at_both_scales():
-    assert {p.name for p in PAPER} == {p.name for p in CPU} and len(PAPER) == 17
+    assert {p.name for p in PAPER} == {p.name for p in CPU} and len(PAPER) == 20
     for path in PAPER + CPU:
         cfg = load_preset(path)
         assert cfg.run.name == path.stem and cfg.run.steps >= 1, path
@@ -44,8 +47,44 @@ def test_paper_recipe_and_budget_arithmetic():
         assert mid_cfg.run.steps == int(share * total // (512 * 1024))
         assert rl_cfg.run.steps == round((1 - share) * 200) and rl_cfg.run.init_from == mid_cfg.run.run_dir
     assert load_preset(ROOT / "transfer_b0p1.py").data.sources[0].path == "transfer-b0.1"
-    rewards = {load_preset(ROOT / f"rl_{r}.py").grpo.reward for r in ("process_blend", "strict", "gated_penalty")}
-    assert rewards == {"process_blend", "strict", "gated_penalty"}
+    assert load_preset(ROOT / "headroom_h0p1.py").data.sources[0].path == "headroom-h0.1"
+
+
+def test_the_paper_runs_use_the_authors_rewards_and_transfer_setup():
+    rewards = {name: (load_preset(ROOT / f"{name}.py").grpo.reward, load_preset(ROOT / f"{name}.py").grpo.reward_alpha)
+               for name in ("rl_edge", "rl_process_blend", "rl_process_blend_a05", "rl_strict")}
+    assert rewards == {"rl_edge": ("outcome", 0.2), "rl_process_blend": ("authors_gated", 0.2),
+                       "rl_process_blend_a05": ("authors_gated", 0.5), "rl_strict": ("authors_strict", 0.2)}
+    transfer = load_preset(ROOT / "rl_transfer.py")
+    assert transfer.grpo.ops == tuple(range(2, 21)) and transfer.grpo.templates == ("A", "B")
+    assert transfer.run.init_from.endswith("transfer_b1")
+    for stem, share in (("transfer_b0", 0.0), ("transfer_b0p1", 0.001), ("transfer_b1", 0.01), ("transfer_b10", 0.1)):
+        weights = cell_weights(load_preset(ROOT / f"{stem}.py").data.sources[0].path)
+        assert sum(w for (op, t, _m), w in weights.items() if t == "B") == pytest.approx(share)
+        assert {op for (op, t, _m) in weights if t == "B"} <= {2} and {t for (_o, t, _m) in weights} <= {"A", "B"}
+        assert {op for (op, t, _m) in weights if t == "A"} == set(range(2, 21))
+
+
+def _load_sweep_launcher():
+    spec = importlib.util.spec_from_file_location("rlpjax_sweep_for_presets", ROOT.parents[1] / "launch" / "sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_controlled_sweeps_resolve():
+    sweep = _load_sweep_launcher()
+    sweeps = ROOT.parents[1] / "experiments" / "sweeps"
+    edge = sweep.load_sweep(sweeps / "controlled_edge.py")
+    ops = {p.name: resolve(str(ROOT.parents[1] / edge.base), p.overrides).grpo.ops for p in edge.points}
+    assert ops == {"ops7-10": (7, 8, 9, 10), "ops9-12": (9, 10, 11, 12), "ops11-14": (11, 12, 13, 14),
+                   "ops17-20": (17, 18, 19, 20)}
+    for name, stems in (("controlled_transfer", ("transfer_b0", "transfer_b0p1", "transfer_b1", "transfer_b10")),
+                        ("controlled_headroom", ("headroom_h0p1", "headroom_h1", "headroom_h10", "pretrain"))):
+        loaded = sweep.load_sweep(sweeps / f"{name}.py")
+        starts = [resolve(str(ROOT.parents[1] / loaded.base), p.overrides).run.init_from for p in loaded.points]
+        assert starts == [load_preset(ROOT / f"{stem}.py").run.run_dir for stem in stems]
 
 
 def _run(path: pathlib.Path, tmp_path: pathlib.Path, init_from: str = "") -> dict:

@@ -7,34 +7,21 @@ import json
 import pytest
 
 from rlpjax.cli import main
-from rlpjax.reasoning.corpora import (PRESETS, apportion, build_eval_set, cell_weights, corpus_ids, grid_quotas,
-                                      iter_documents, mixture_quotas, split_of_op)
+from rlpjax.reasoning.corpora import build_eval_set, corpus_ids, grid_quotas, iter_documents, split_of_op
+from rlpjax.reasoning.corpora import candidate, training_candidate
 from rlpjax.reasoning.format import SPECIAL_TOKENS
+from rlpjax.reasoning.generator import canonical_key, is_heldout
 from rlpjax.reasoning.verify import verify
 
 
-def test_pretrain_and_midtrain_mixture_shares():
-    for preset, ranges in (("pretrain", {(2, 4): 0.2, (5, 7): 0.3, (8, 10): 0.5}),
-                           ("midtrain", {(2, 10): 0.2, (11, 14): 0.8})):
-        weights = cell_weights(PRESETS[preset])
-        for (low, high), share in ranges.items():
-            assert sum(w for (op, _t, _m), w in weights.items() if low <= op <= high) == pytest.approx(share)
-        for template in "ABC":
-            assert sum(w for (_o, t, _m), w in weights.items() if t == template) == pytest.approx(1 / 3)
-    for preset, share in (("transfer-b0", 0.0), ("transfer-b0.1", 0.001), ("transfer-b1", 0.01),
-                          ("transfer-b10", 0.1)):
-        weights = cell_weights(PRESETS[preset])
-        assert sum(w for (_o, t, _m), w in weights.items() if t == "B") == pytest.approx(share)
-
-
-def test_quotas_sum_exactly():
-    quotas = mixture_quotas("pretrain", 1001)
-    assert sum(quotas.values()) == 1001
-    weights = cell_weights(PRESETS["pretrain"])
-    assert all(abs(n - 1001 * weights[cell]) < 1 for cell, n in quotas.items())
-    assert apportion({"a": 1.0, "b": 1.0, "c": 1.0}, 4) == {"a": 2, "b": 1, "c": 1}
+def test_grid_quotas_cover_modes_and_templates_with_few_problems_per_op():
     grid = grid_quotas([3, 4], "AB", ["forward", "reverse"], 6)
     assert sum(n for (op, _t, _m), n in grid.items() if op == 3) == 6 and set(grid.values()) == {1, 2}
+    # one problem per op over six ops and 3 x 2 cells: every cell exactly once (modes alternate)
+    grid = grid_quotas(range(2, 8), "ABC", ["forward", "reverse"], 1)
+    assert sorted(cell for cell, n in grid.items() if n) == sorted(
+        [(2, "A", "forward"), (3, "A", "reverse"), (4, "B", "forward"), (5, "B", "reverse"), (6, "C", "forward"),
+         (7, "C", "reverse")])
 
 
 def test_iter_documents_is_deterministic_resumable_and_follows_the_mixture():
@@ -43,6 +30,9 @@ def test_iter_documents_is_deterministic_resumable_and_follows_the_mixture():
     assert first[100:110] == list(itertools.islice(iter_documents("midtrain", seed=5, start=100), 10))
     assert first != list(itertools.islice(iter_documents("midtrain", seed=6), 300))
     assert all(text.startswith("<question> ") and text.endswith(" </answer>") for text in first)
+    assert not any("Answer:" in text for text in first)
+    with_line = list(itertools.islice(iter_documents("midtrain", seed=5, answer_line=True), 20))
+    assert all(" Answer: " in text for text in with_line)
     assert sum("<|endoftext|>" in text for text in first) == 0 and "<|endoftext|>" in SPECIAL_TOKENS
     templates = collections.Counter(t for text in first for t in "ABC" if _template_of(text) == t)
     assert min(templates.values()) > 60
@@ -55,13 +45,29 @@ def _template_of(text):
 def test_eval_set_is_held_out_from_a_corpus(tmp_path):
     assert main(["generate-data", "--out", str(tmp_path), "--ops", "2-3", "--per-op", "60", "--seed", "1",
                  "--no-progress"]) == 0
-    train_ids = corpus_ids(tmp_path)
-    held_out = build_eval_set([2, 3, 12], "ABC", ["forward", "reverse"], per_op=30, seed=1, exclude_ids=train_ids)
-    assert len(held_out) == 90 and not train_ids & {p["id"] for p in held_out}
-    assert len({p["id"] for p in held_out}) == 90
+    train_keys = corpus_ids(tmp_path)
+    assert 100 < len(train_keys) <= 120 and not any(map(is_heldout, train_keys))  # two texts may share a key
+    held_out = build_eval_set([2, 3, 12], "ABC", ["forward", "reverse"], per_op=30, seed=1, exclude_ids=train_keys)
+    keys = {p["key"] for p in held_out}
+    assert len(held_out) == 90 == len(keys) and not train_keys & keys and all(map(is_heldout, keys))
     assert {p["split"] for p in held_out} == {"id", "edge"} and split_of_op(17) == "hard"
-    documents = iter_documents("pretrain", seed=1, exclude_ids={p["id"] for p in held_out})
-    assert not any(p["problem"] in text for text in itertools.islice(documents, 200) for p in held_out)
+    # the stream skips held-out problems unasked (no exclude_ids given; `training_candidate` is tested below)
+    documents = list(itertools.islice(iter_documents("pretrain", seed=1), 200))
+    assert not any(p["problem"] in text for text in documents for p in held_out)
+
+
+def test_canonical_key_ignores_wording_and_letters_but_not_values():
+    record = candidate(3, "x", (4, "A", "forward"), 0)
+    shuffled = {**record["graph"], "nodes": list(reversed(record["graph"]["nodes"]))}
+    upper = {**record["graph"], "query": record["graph"]["query"].upper()}
+    assert canonical_key(shuffled) == canonical_key(upper) == record["key"]
+    changed = json.loads(json.dumps(record["graph"]))
+    changed["nodes"][0]["value"] += 1
+    assert canonical_key(changed) != record["key"]
+    # training streams redraw held-out candidates: find one and check its replacement
+    index = next(i for i in range(400) if is_heldout(candidate(3, "x", (4, "A", "forward"), i)["key"]))
+    replaced = training_candidate(3, "x", (4, "A", "forward"), index)
+    assert not is_heldout(replaced["key"]) and replaced["key"] != candidate(3, "x", (4, "A", "forward"), index)["key"]
 
 
 def _run_generate(out, *extra):
@@ -86,11 +92,20 @@ def test_generate_data_same_seed_same_corpus_any_workers_and_no_duplicates(tmp_p
         assert record["text"].startswith(record["prompt"])
 
 
-def test_generate_data_preset(tmp_path):
-    assert main(["generate-data", "--out", str(tmp_path), "--preset", "pretrain", "--num-problems", "200",
+def test_generate_data_preset_and_mixture_state_exact_part_counts(tmp_path, capsys):
+    assert main(["generate-data", "--out", str(tmp_path / "p"), "--preset", "pretrain", "--num-problems", "200",
                  "--no-progress"]) == 0
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["splits"]["train"]["records"] == 200
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["splits"]["train"]["records"] == 200 and manifest["answer_line"] is False
+    assert [p["count"] for p in manifest["mixture"]["parts"]] == [40, 60, 100]
+    assert main(["generate-data", "--out", str(tmp_path / "m"), "--mixture", "2-20:0.9@A;2:0.1@B",
+                 "--num-problems", "50", "--no-progress"]) == 0
+    assert "part 2:0.1@B: 5 problems" in capsys.readouterr().out
+    records = [json.loads(line) for line in (tmp_path / "m" / "train-00000-of-00001.jsonl").read_text().splitlines()]
+    # A: 45 problems over 19 ops x 2 modes = 38 cells, one each plus 7 by tied remainders in cell order (ops 2, 2,
+    # 3, 3, 4, 4, 5), so op 2 of A holds 2 x 2 = 4; B: all 5 at op 2
+    assert collections.Counter((r["template"], r["op"] == 2) for r in records) == {("A", False): 41, ("A", True): 4,
+                                                                                 ("B", True): 5}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -101,6 +116,8 @@ def test_generate_data_preset(tmp_path):
     (["--ops", "2-4", "--per-op", "5", "--modes", "up"], "not one of"),
     (["--ops", "2-4", "--per-op", "5", "--splits", "train=0.5"], "sum to"),
     (["--preset", "nope", "--num-problems", "5"], "unknown corpus preset"),
+    (["--mixture", "2-20:0.9@A;2:0.2@B", "--num-problems", "5"], "shares sum to 1.1; make them sum to 1"),
+    (["--mixture", "2-20:0.999@A;2:0.001@B", "--num-problems", "400"], "ask for at least 1000 problems"),
     (["--preset", "pretrain"], "--num-problems"),
 ])
 def test_generate_data_bad_input(tmp_path, capsys, args, message):

@@ -34,13 +34,13 @@ def test_worked_check_skipped_step():
     assert round(reward("process_blend", result, a=0.2), 3) == 0.467
     assert round(reward("process_blend", result, a=0.5), 3) == 0.667
     assert reward("strict", result) == 0.0
-    assert reward("gated_penalty", result, a=0.2) == pytest.approx(1.0 * (0.2 + 0.8 / 3))
+    assert reward("gated_blend", result, a=0.2) == pytest.approx(1.0 * (0.2 + 0.8 / 3))
     assert (result.missing_nodes, result.dependency_errors, result.value_errors) == (1, 1, 0)
 
 
 def test_worked_check_wrong_final_value():
     result = verify(WRONG, SCHOOL)
-    assert reward("outcome", result) == 0.0 and reward("gated_penalty", result) == 0.0
+    assert reward("outcome", result) == 0.0 and reward("gated_blend", result) == 0.0
     assert result.process_acc == pytest.approx(2 / 3) and result.value_errors == 1 and result.answer_error == 1
     assert reward("process_blend", result, a=0.2) == pytest.approx(0.8 * 2 / 3)
     assert "is not 8" in result.reason

@@ -1,4 +1,5 @@
-"""GRPO as rl_edge with the strict reward (R_out only when ProcessAcc = 1).
+"""GRPO as rl_edge with the authors' strict reward authors_strict (R_out only with no penalty at all,
+extra nodes included).
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

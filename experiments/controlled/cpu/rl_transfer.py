@@ -1,5 +1,5 @@
-"""GRPO on context B only (ops as rl_edge) from transfer_b1; set run.init_from to another transfer_b* run
-to compare seed fractions.
+"""Context-transfer RL (paper section 4): GRPO on 50% context A / 50% context B over ops 2-20 from transfer_b1;
+experiments/sweeps/controlled_transfer.py runs it from every transfer_b* seed.
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

@@ -1,4 +1,4 @@
-"""Pre-training where the new context B is absent (0%); A and C share the rest.
+"""Context transfer: pre-training on context A at ops 2-20 only (the new context B absent, 0%).
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

@@ -1,4 +1,5 @@
-"""Pre-training where the new context B is a 0.1% seed.
+"""Context transfer: pre-training on context A at ops 2-20 plus context B only at op 2 as a 0.1% seed
+(corpus preset transfer-b0.1).
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

@@ -5,6 +5,8 @@ One training step:
 2. `grpo.num_rollouts` responses per prompt from the shared sampler (`rlpjax.sampling.sample`, stop at EOS);
 3. on the host: each response is verified against its problem's gold graph and scored by the named reward;
 4. group advantages, computed once over whole groups (`objectives.grpo.grpo_advantages`);
+   with `grpo.edge_filter`, groups whose pass rate lies outside the band (`edge_filter`) are masked out of the
+   update (edge of competence: only problems the current policy sometimes, but not always, solves);
 5. `grpo.ppo_epochs` passes of `grpo.minibatches` optimizer updates; each update recomputes the response log-probs
    teacher-forced over prompt + response with the training model and applies the clipped GRPO loss.
 
@@ -36,7 +38,7 @@ from rlpjax.data import load_tokenizer
 from rlpjax.objectives.grpo import grpo_advantages
 from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
 from rlpjax.objectives.policy_gradient import AGGREGATIONS, clipped_policy_loss, group_reward_metrics
-from rlpjax.reasoning.corpora import candidate
+from rlpjax.reasoning.corpora import training_candidate
 from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.generator import MODES, problem_seed
 from rlpjax.reasoning.rewards import REWARDS, reward
@@ -51,6 +53,8 @@ ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
 PROBLEM_STREAM = "rl"
 """Generator stream of RL problems: distinct from the "eval" stream of held-out sets and the training documents."""
+EDGE_PASS = ("verified", "answer")
+"""What `grpo.edge_pass` may count as a pass."""
 SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward",
                   "verified_correct", "answer_correct", "process_acc", "predicted_answer", "reason"]
 """Columns of GRPO's sample table (`GRPOTask.sample_table`)."""
@@ -68,9 +72,10 @@ class ProblemStream:
         self._index = 0
 
     def problem(self, index: int) -> dict:
-        """Problem number `index`: a uniformly drawn cell, then that cell's generator candidate `index`."""
+        """Problem number `index`: a uniformly drawn cell, then that cell's training problem `index` (never one of
+        the held-out problems evaluation sets draw from, `corpora.training_candidate`)."""
         cell = self._cells[problem_seed(self._seed, PROBLEM_STREAM, index) % len(self._cells)]
-        return candidate(self._seed, PROBLEM_STREAM, cell, index)
+        return training_candidate(self._seed, PROBLEM_STREAM, cell, index)
 
     def __next__(self) -> list[dict]:
         records = [self.problem(i) for i in range(self._index, self._index + self._per_step)]
@@ -113,6 +118,20 @@ def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, respons
     logp_old_nt = np.where(response_mask_nt, take(logp_response_nl, target_index_nt), 0.0).astype(np.float32)
     return {"tokens_nt": tokens_nt, "targets_nt": targets_nt, "response_mask_nt": response_mask_nt,
             "logp_old_nt": logp_old_nt}
+
+
+def edge_filter(passed_br: np.ndarray, low: float, high: float) -> tuple[np.ndarray, dict]:
+    """(keep_b, metrics): keep the groups whose pass rate p_b = mean_r passed_br[b, r] lies in (low, high).
+
+    passed_br: [B, R] bool, whether rollout r of prompt b passed. Metrics: edge_kept_frac (kept groups / B),
+    edge_pass_rate_mean (mean p_b over all groups, before filtering) and a histogram of p_b: the fraction of groups
+    with p = 0 (edge_pass_rate_zero), 0 < p < 0.5 (_below_half), 0.5 <= p < 1 (_half_up) and p = 1 (_one)."""
+    rate_b = passed_br.mean(axis=1)
+    keep_b = (rate_b > low) & (rate_b < high)
+    bins = {"zero": rate_b == 0, "below_half": (rate_b > 0) & (rate_b < 0.5),
+            "half_up": (rate_b >= 0.5) & (rate_b < 1), "one": rate_b == 1}
+    return keep_b, {"edge_kept_frac": float(keep_b.mean()), "edge_pass_rate_mean": float(rate_b.mean()),
+                    **{f"edge_pass_rate_{name}": float(inside.mean()) for name, inside in bins.items()}}
 
 
 def logprob_temperature(grpo: GRPOConfig) -> float:
@@ -216,6 +235,16 @@ class GRPOTask(Task):
         batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
                                self.tokenizer.pad_id)
         batch["advantages_n"] = np.asarray(grpo_advantages(rewards_br, normalize_std=grpo.normalize_adv_std)).reshape(-1)
+        passed_br = np.array([c.verified_correct if grpo.edge_pass == "verified" else c.answer_correct
+                              for _text, c in checked], bool).reshape(rewards_br.shape)
+        keep_b, edge_metrics = edge_filter(passed_br, grpo.edge_pass_low, grpo.edge_pass_high)
+        if grpo.edge_filter:
+            keep_n = np.repeat(keep_b, grpo.num_rollouts)
+            batch["response_mask_nt"] = batch["response_mask_nt"] & keep_n[:, None]
+            batch["advantages_n"] = np.where(keep_n, batch["advantages_n"], 0.0).astype(np.float32)
+        else:
+            edge_metrics.pop("edge_kept_frac")
+        metrics |= edge_metrics
         batch["truncated_n"] = ~out.stopped_b
         metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_br).items()}
         return batch, metrics
@@ -316,6 +345,11 @@ def _validate(grpo: GRPOConfig) -> None:
         raise ConfigError(f"grpo.reward={grpo.reward!r} is unknown; choose one of {sorted(REWARDS)}")
     if grpo.ratio_logprobs not in RATIO_LOGPROBS:
         raise ConfigError(f"grpo.ratio_logprobs={grpo.ratio_logprobs!r} is unknown; choose one of {RATIO_LOGPROBS}")
+    if grpo.edge_pass not in EDGE_PASS:
+        raise ConfigError(f"grpo.edge_pass={grpo.edge_pass!r} is unknown; choose one of {EDGE_PASS}")
+    if not 0.0 <= grpo.edge_pass_low < grpo.edge_pass_high <= 1.0:
+        raise ConfigError(f"grpo.edge_pass_low={grpo.edge_pass_low} and grpo.edge_pass_high={grpo.edge_pass_high} "
+                          "must satisfy 0 <= low < high <= 1 (the default band is 0 < pass rate < 1)")
     if grpo.aggregation not in AGGREGATIONS:
         raise ConfigError(f"grpo.aggregation={grpo.aggregation!r} is unknown; choose one of {AGGREGATIONS}")
     if not grpo.ops or min(grpo.ops) < 2:

@@ -1,8 +1,8 @@
-"""GRPO as rl_edge with the authors' code reward R_out*(a + (1-a)*ProcessAcc), a = 0.2.
+"""Pre-training headroom: the pretrain mixture with the hard ops 8-10 at 1%; corpus preset headroom-h1.
 
 Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 
-    rlpjax train --config experiments/controlled/rl_gated_penalty.py
+    rlpjax train --config experiments/controlled/headroom_h1.py
 """
 
 import pathlib

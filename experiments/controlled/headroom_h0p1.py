@@ -1,0 +1,12 @@
+"""Pre-training headroom: the pretrain mixture with the hard ops 8-10 at 0.1% (easy 2-4 / medium 5-7 share the
+rest 2 : 3); corpus preset headroom-h0.1.
+
+Paper scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
+
+    rlpjax train --config experiments/controlled/headroom_h0p1.py
+"""
+
+import pathlib
+import runpy
+
+CONFIG = runpy.run_path(str(pathlib.Path(__file__).with_name("_grid.py")))["preset"](__file__)
