@@ -103,7 +103,9 @@ class DataConfig:
     global_batch_size: int = 8
     """Rows per step across all hosts (each host reads global_batch_size / process_count)."""
     mode: str = "packed"
-    """"packed" (documents concatenated with segment ids), "padded" (one document per row, truncated), or
+    """"packed" (documents concatenated with segment ids), "packed_whole" (packed, but a document that does not fit
+    in the rest of a row starts the next one: never split unless longer than a row), "padded" (one document per
+    row, truncated), or
     "documents" (one document per row with its length; long documents split into windows: the RLP layout)."""
     shuffle: bool = True
     """Shuffle documents (globally for indexable sources, with a window for streams)."""
@@ -131,11 +133,15 @@ class OptimizerConfig:
     learning_rate: float = 3e-3
     """Peak learning rate."""
     schedule: str = "cosine"
-    """"constant", "cosine" or "linear" (decay after warmup to min_lr_ratio * learning_rate)."""
+    """"constant", "cosine" or "linear" (decay after warmup to min_lr_ratio * learning_rate), or "wsd"
+    (warmup-stable-decay: constant at the peak, then linear to min_lr_ratio * peak over the last decay_fraction of
+    the steps)."""
     warmup_steps: int = 10
     """Linear warmup steps from 0 to the peak."""
     min_lr_ratio: float = 0.1
-    """Final learning rate of the cosine / linear decay, as a fraction of the peak."""
+    """Final learning rate of the cosine / linear / wsd decay, as a fraction of the peak."""
+    decay_fraction: float = 0.2
+    """"wsd" only: share of the run's steps spent in the final linear decay (in (0, 1])."""
     b1: float = 0.9
     """Adam beta1."""
     b2: float = 0.95
@@ -169,7 +175,10 @@ class RLPConfig:
     positions_per_doc: int = 1
     """K: positions per document at which to think."""
     position_strategy: str = "uniform"
-    """"uniform" (random), "stride" (evenly spaced), "surprisal" (top-K EMA-teacher loss) or "last"."""
+    """"uniform" (random), "stride" (evenly spaced), "surprisal" (top-K EMA-teacher loss), "last", or
+    "after_token" (the first K positions right after `position_token`, e.g. think before the answer)."""
+    position_token: str = ""
+    """The marker token of "after_token" (one token of data.tokenizer, e.g. "<answer>"); unused otherwise."""
     max_thought_tokens: int = 2048
     """Thought length cap (tokens after <think>, </think> included)."""
     temperature: float = 0.7

@@ -2,7 +2,7 @@
 
 A `DocCursor` walks the token ids of a document stream (tokenizing a chunk of documents at a time with
 `encode_batch`, BOS/EOS added) and remembers its place as a small JSON state. `take_row` cuts one row's pieces off
-it in one of three modes, and `rows_to_batch` lays rows out as the batch dict every trainer reads:
+it in one of four modes, and `rows_to_batch` lays rows out as the batch dict every trainer reads:
 
 - "tokens" [B, T] int32, pad_id where empty;
 - "segment_ids" [B, T] int32: 1, 2, ... per document piece within the row, 0 = padding;
@@ -10,7 +10,9 @@ it in one of three modes, and `rows_to_batch` lays rows out as the batch dict ev
 - "lengths" [B] int32 (documents mode only): real tokens in the row.
 
 Modes: "packed" concatenates documents and splits at row ends (no token lost; a document continued on the next row
-is a new segment there, positions restarting at 0); "padded" puts one document per row and drops what exceeds T
+is a new segment there, positions restarting at 0); "packed_whole" packs whole documents: a document that does not
+fit in the rest of the row starts the next row, the rest padded, so no document is split from its beginning (one
+longer than T alone is split as in "packed"); "padded" puts one document per row and drops what exceeds T
 (counted as truncated tokens); "documents" puts one document per row and splits longer documents into consecutive
 windows of at most T tokens (the RLP layout).
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MODES = ("packed", "padded", "documents")
+MODES = ("packed", "packed_whole", "padded", "documents")
 
 PIECE_CHARS = 1 << 16
 """Documents longer than this many characters are tokenized in pieces cut before a whitespace, so one huge line
@@ -113,10 +115,13 @@ class DocCursor:
 
 def take_row(cursor: DocCursor, seq_len: int, mode: str) -> tuple[list[np.ndarray], int]:
     """The pieces ([n_i] int32 arrays) of one row and the number of tokens dropped by truncation."""
-    if mode == "packed":
+    if mode in ("packed", "packed_whole"):
         pieces, space = [], seq_len
         while space:
-            piece = cursor.remaining()[:space]
+            remaining = cursor.remaining()
+            if mode == "packed_whole" and pieces and len(remaining) > space:
+                break  # this document would be split: it starts the next row instead
+            piece = remaining[:space]
             cursor.advance(len(piece))
             pieces.append(piece)
             space -= len(piece)

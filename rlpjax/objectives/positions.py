@@ -9,6 +9,8 @@ Strategies (all return positions in ascending order):
 - "stride":    evenly spaced, each at the centre of one of K equal slices: t_k = 1 + floor((2k + 1) n / (2K)).
 - "surprisal": the K positions with the highest EMA-teacher next-token loss (ties: the earlier position first).
 - "last":      the last K positions n - K + 1 .. n (K = 1 is the paper's one-context-one-position setting).
+- "after_token": the first K positions whose preceding token is a given marker id (e.g. `<answer>`: think right
+               before the answer); slots beyond the document's number of markers are marked invalid.
 
 Documents with fewer than K valid positions (n < K), for every strategy, deterministically: slots 0 .. n-1 hold
 all n valid positions 1 .. n in order and are marked valid; the remaining K - n slots are marked invalid and repeat
@@ -21,7 +23,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-STRATEGIES = ("uniform", "stride", "surprisal", "last")
+STRATEGIES = ("uniform", "stride", "surprisal", "last", "after_token")
 """The position strategies `select_positions` accepts."""
 
 
@@ -31,6 +33,8 @@ def select_positions(
     K: int,
     key: jax.Array | None = None,
     ema_nll_bt: jax.Array | None = None,
+    tokens_bt: jax.Array | None = None,
+    marker_id: int = -1,
 ) -> tuple[jax.Array, jax.Array]:
     """Choose K positions per document -> (positions_bk int32, valid_bk bool), both [B, K].
 
@@ -39,6 +43,7 @@ def select_positions(
     key: PRNG key, needed by "uniform" (the same key gives the same positions).
     ema_nll_bt: [B, T] float, needed by "surprisal": ema_nll_bt[b, t] = -log p_phi(x_t | x_<t) of the EMA teacher
         (column 0 is unused), i.e. the teacher's per-token loss aligned with the *predicted* token. Requires K <= T.
+    tokens_bt, marker_id: [B, T] int documents and the marker token id, needed by "after_token". Requires K <= T.
     """
     if K < 1:
         raise ValueError(f"K must be >= 1, got {K}")
@@ -56,6 +61,10 @@ def select_positions(
         positions_bk = _top_surprisal(ema_nll_bt, num_valid_b, K)
     elif strategy == "last":
         positions_bk = num_valid_b[:, None] - K + 1 + jnp.arange(K, dtype=jnp.int32)[None, :]
+    elif strategy == "after_token":
+        if tokens_bt is None or marker_id < 0:
+            raise ValueError('the "after_token" strategy needs tokens_bt and a marker id')
+        return _after_marker(tokens_bt, marker_id, num_valid_b, K)
     else:
         raise ValueError(f"unknown position strategy {strategy!r}; expected one of {STRATEGIES}")
     return _fill_short_documents(positions_bk.astype(jnp.int32), num_valid_b, K)
@@ -99,3 +108,21 @@ def _top_surprisal(ema_nll_bt: jax.Array, num_valid_b: jax.Array, K: int) -> jax
     scores_bt = jnp.where(valid_bt, ema_nll_bt.astype(jnp.float32), -jnp.inf)
     _, top_bk = jax.lax.top_k(scores_bt, K)
     return jnp.sort(top_bk, axis=-1)
+
+
+def _after_marker(tokens_bt: jax.Array, marker_id: int, num_valid_b: jax.Array,
+                  K: int) -> tuple[jax.Array, jax.Array]:
+    """The first K valid positions t with tokens_bt[t - 1] == marker_id (ascending) and their validity [B, K].
+
+    Slots past a document's marker count repeat its last valid position (1 when it has none) and are invalid."""
+    batch, seq_len = tokens_bt.shape
+    if K > seq_len:
+        raise ValueError(f"after_token needs K <= T, got K = {K}, T = {seq_len}")
+    positions_t = jnp.arange(seq_len, dtype=jnp.int32)
+    after_bt = jnp.concatenate([jnp.zeros((batch, 1), bool), tokens_bt[:, :-1] == marker_id], axis=1)
+    hit_bt = after_bt & (positions_t[None, :] >= 1) & (positions_t[None, :] <= num_valid_b[:, None])
+    # Marker positions first in ascending order: score T - t on hits, -1 elsewhere; top_k keeps the K largest.
+    _, first_bk = jax.lax.top_k(jnp.where(hit_bt, seq_len - positions_t[None, :], -1), K)
+    valid_bk = jnp.arange(K)[None, :] < hit_bt.sum(axis=1)[:, None]
+    fallback_b = jnp.maximum(num_valid_b, 1)
+    return jnp.where(valid_bk, first_bk, fallback_b[:, None]).astype(jnp.int32), valid_bk

@@ -22,7 +22,7 @@ from flax import nnx
 from rlpjax.config_io import ConfigError
 from rlpjax.model.kv_cache import KVCache, PrefixKV
 from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
-from rlpjax.objectives.positions import select_positions
+from rlpjax.objectives.positions import STRATEGIES, select_positions
 from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
 
 
@@ -47,14 +47,24 @@ class RolloutSettings:
     ratio_logprobs: str = "sampling"
     logits_chunk_tokens: int = 4096
     microbatch_rows: int = 0
+    position_token_id: int = -1
+    """Marker id of the "after_token" position strategy (-1: unused)."""
 
     @classmethod
     def from_config(cls, rlp, *, think_id: int, end_think_id: int, pad_id: int, shared_prefix: bool = True,
-                    with_reference: bool = False, num_docs: int | None = None) -> "RolloutSettings":
+                    with_reference: bool = False, num_docs: int | None = None,
+                    position_token_id: int = -1) -> "RolloutSettings":
         """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer.
 
-        `num_docs` (the rollout's document batch), when given, is checked against `rlp.rollout_microbatch_rows`.
+        `num_docs` (the rollout's document batch), when given, is checked against `rlp.rollout_microbatch_rows`;
+        `position_token_id` is `rlp.position_token`'s id (needed by the "after_token" strategy).
         """
+        if rlp.position_strategy not in STRATEGIES:
+            raise ConfigError(f"rlp.position_strategy is {rlp.position_strategy!r}; choose one of "
+                              f"{', '.join(STRATEGIES)}")
+        if rlp.position_strategy == "after_token" and position_token_id < 0:
+            raise ConfigError('rlp.position_strategy=after_token needs rlp.position_token, one token of the '
+                              'tokenizer (e.g. rlp.position_token="<answer>")')
         if rlp.ratio_logprobs not in RATIO_LOGPROBS:
             raise ConfigError(f"rlp.ratio_logprobs is {rlp.ratio_logprobs!r}; choose one of {RATIO_LOGPROBS}")
         if not 0 <= rlp.min_thought_tokens < rlp.max_thought_tokens:
@@ -71,7 +81,7 @@ class RolloutSettings:
                    think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
                    with_reference=with_reference, min_thought_tokens=rlp.min_thought_tokens,
                    ratio_logprobs=rlp.ratio_logprobs, logits_chunk_tokens=rlp.logits_chunk_tokens,
-                   microbatch_rows=micro)
+                   microbatch_rows=micro, position_token_id=position_token_id)
 
     @property
     def branches_per_doc(self) -> int:
@@ -190,7 +200,8 @@ def choose_positions(teacher, batch: dict, key: jax.Array, rs: RolloutSettings):
                                                        return_hidden=True), d["tokens"], rs),
         {k: batch[k] for k in ("tokens", "positions", "segment_ids")}, rs.docs_per_microbatch(batch["tokens"].shape[0]))
     positions_bk, valid_bk = select_positions(rs.position_strategy, batch["lengths"], rs.positions_per_doc, key,
-                                              ema_nll_bt=-s_ema_bs)
+                                              ema_nll_bt=-s_ema_bs, tokens_bt=batch["tokens"],
+                                              marker_id=rs.position_token_id)
     return s_ema_bs, positions_bk, valid_bk
 
 

@@ -70,3 +70,50 @@ def test_padded_mode_truncates_one_document_per_row():
         n = min(len(doc), seq_len)
         np.testing.assert_array_equal(batches[b]["tokens"][r, :n], doc[:n])
         assert batches[b]["segment_ids"][r].sum() == n
+
+
+def _whole_rows_reference(docs: list[np.ndarray], seq_len: int, num_rows: int) -> list[list[np.ndarray]]:
+    """Greedy first-fit-in-order packing written out directly: a document starts a new row unless it fits whole in
+    the current one; a document longer than a row fills rows on its own, in row-sized windows."""
+    rows, current, space = [], [], seq_len
+    for doc in docs:
+        if current and len(doc) > space:
+            rows.append(current)
+            current, space = [], seq_len
+        while len(doc) > space:  # only an over-long document alone in its row gets here
+            rows.append([doc[:space]])
+            doc, space = doc[space:], seq_len
+        if len(doc):
+            current.append(doc)
+            space -= len(doc)
+        if len(rows) >= num_rows:
+            break
+    return (rows + [current])[:num_rows]
+
+
+def test_packed_whole_rows_never_split_a_document_that_fits():
+    seq_len, count = 400, 5  # longer than every built-in document used (75-372 tokens)
+    batches = _batches("packed_whole", seq_len, count=count)
+    got = [_row_pieces(b["tokens"][r], b["segment_ids"][r], b["positions"][r]) for b in batches for r in range(4)]
+    docs = _documents(120)
+    assert max(len(d) for d in docs) < seq_len, "the built-in documents must fit in a row for this check"
+    want = _whole_rows_reference(docs, seq_len, len(got))
+    assert [len(row) for row in got] == [len(row) for row in want]
+    for got_row, want_row in zip(got, want):
+        for got_piece, want_piece in zip(got_row, want_row):
+            np.testing.assert_array_equal(got_piece, want_piece)
+    assert sum(len(row) > 1 for row in got) >= 3, "some rows should hold several documents"
+    for row in got:  # every piece is a whole document: it starts with BOS and ends with EOS
+        assert all(piece[0] == TOK.bos_id and piece[-1] == TOK.eos_id for piece in row)
+
+
+def test_packed_whole_splits_only_documents_longer_than_a_row():
+    seq_len = 96  # shorter than most built-in documents (75-372 tokens), longer than a few
+    batches = _batches("packed_whole", seq_len, count=4)
+    got = [_row_pieces(b["tokens"][r], b["segment_ids"][r], b["positions"][r]) for b in batches for r in range(4)]
+    want = _whole_rows_reference(_documents(60), seq_len, len(got))
+    assert [len(row) for row in got] == [len(row) for row in want]
+    assert any(len(np.concatenate(row)) < seq_len for row in got), "some row should end in padding"
+    for got_row, want_row in zip(got, want):
+        for got_piece, want_piece in zip(got_row, want_row):
+            np.testing.assert_array_equal(got_piece, want_piece)

@@ -20,7 +20,7 @@ def run(strategy, lengths=LENGTHS, k=K, seed=0):
     return np.asarray(positions), np.asarray(valid), nll
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "after_token"])  # its own test below
 def test_every_strategy_gives_valid_distinct_sorted_positions(strategy):
     positions, valid, _ = run(strategy)
     for b, length in enumerate(LENGTHS):
@@ -89,3 +89,22 @@ def test_missing_inputs_are_errors():
         select_positions("surprisal", jnp.array([5]), 1)
     with pytest.raises(ValueError, match="strategy"):
         select_positions("random", jnp.array([5]), 1)
+
+
+def test_after_token_picks_the_first_positions_after_each_marker_like_a_loop():
+    marker, k = 7, 3
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(0, 9, (len(LENGTHS), T)).astype(np.int32)  # about one token in nine is the marker
+    tokens[1, :] = 7  # a 2-token document: only position 1 is valid (its predecessor is a marker)
+    tokens[5, :] = 0  # a document without markers
+    jitted = jax.jit(select_positions, static_argnums=(0, 2), static_argnames=("marker_id",))
+    positions, valid = jitted("after_token", jnp.asarray(LENGTHS), k, tokens_bt=jnp.asarray(tokens),
+                              marker_id=marker)
+    positions, valid = np.asarray(positions), np.asarray(valid)
+    for b, length in enumerate(LENGTHS):
+        expected = [t for t in range(1, max(int(length) - 1, 0) + 1) if tokens[b, t - 1] == marker][:k]
+        assert positions[b][valid[b]].tolist() == expected
+        assert valid[b].tolist() == [slot < len(expected) for slot in range(k)]
+        assert np.all((positions[b] >= 1) & (positions[b] <= max(int(length) - 1, 1)))
+    assert valid[1].tolist() == [True, False, False] and not valid[5].any()
+    assert valid[0].all(), "the 40-token document should hold at least three markers"

@@ -13,10 +13,16 @@ from rlpjax.model.decoder import Decoder
 from rlpjax.train.optimizer import learning_rate_schedule, weight_decay_mask
 
 
-def expected_lr(step: int, kind: str, peak: float, warmup: int, total: int, ratio: float) -> float:
-    """Linear warmup 0 -> peak over `warmup` steps, then constant / cosine / linear decay to ratio * peak."""
+def expected_lr(step: int, kind: str, peak: float, warmup: int, total: int, ratio: float,
+                decay_fraction: float = 0.2) -> float:
+    """Linear warmup 0 -> peak over `warmup` steps, then constant / cosine / linear decay to ratio * peak; "wsd"
+    holds the peak until the last round(decay_fraction * total) steps and decays linearly over them."""
     if step < warmup:
         return peak * step / warmup
+    if kind == "wsd":
+        decay = round(decay_fraction * total)
+        t = min(max(step - (total - decay), 0), decay) / decay
+        return peak * (1 - t) + peak * ratio * t
     t = min(step - warmup, total - warmup) / max(1, total - warmup)
     if kind == "constant":
         return peak
@@ -25,7 +31,7 @@ def expected_lr(step: int, kind: str, peak: float, warmup: int, total: int, rati
     return peak * (1 - t) + peak * ratio * t
 
 
-@pytest.mark.parametrize("kind", ["constant", "cosine", "linear"])
+@pytest.mark.parametrize("kind", ["constant", "cosine", "linear", "wsd"])
 @pytest.mark.parametrize("warmup", [0, 7])
 def test_schedule_matches_numpy_formula(kind, warmup):
     opt = OptimizerConfig(learning_rate=2e-3, schedule=kind, warmup_steps=warmup, min_lr_ratio=0.1)
@@ -36,6 +42,15 @@ def test_schedule_matches_numpy_formula(kind, warmup):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
     if kind != "constant":
         assert got[-1] == pytest.approx(2e-4, rel=1e-5)  # ends at the minimum, and stays there past the end
+
+
+def test_wsd_holds_the_peak_then_decays_over_its_last_fifth():
+    schedule = learning_rate_schedule(OptimizerConfig(learning_rate=1e-3, schedule="wsd", warmup_steps=5,
+                                                      min_lr_ratio=0.0, decay_fraction=0.2), total_steps=100)
+    assert float(schedule(5)) == pytest.approx(1e-3) and float(schedule(80)) == pytest.approx(1e-3)
+    assert float(schedule(90)) == pytest.approx(5e-4) and float(schedule(100)) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ConfigError, match="optimizer.decay_fraction is 0.0"):
+        learning_rate_schedule(OptimizerConfig(schedule="wsd", decay_fraction=0.0), 10)
 
 
 def test_unknown_schedule_is_a_one_sentence_error():

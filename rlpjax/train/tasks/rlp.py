@@ -92,7 +92,19 @@ class RLPTask(Task):
         return RolloutSettings.from_config(
             self.cfg.rlp, think_id=self.thoughts.think_id, end_think_id=self.thoughts.end_think_id,
             pad_id=0 if abstract else self.tokenizer.pad_id or 0, shared_prefix=shared_prefix,
-            with_reference=self.uses_reference, num_docs=self.cfg.data.global_batch_size)
+            with_reference=self.uses_reference, num_docs=self.cfg.data.global_batch_size,
+            position_token_id=self.position_token_id())
+
+    def position_token_id(self) -> int:
+        """The id of `rlp.position_token` (-1 when the strategy needs none); ConfigError unless it is one token."""
+        rlp = self.cfg.rlp
+        if rlp.position_strategy != "after_token":
+            return -1
+        ids = self.tokenizer.encode(rlp.position_token) if rlp.position_token else []
+        if len(ids) != 1:
+            raise ConfigError(f"rlp.position_token={rlp.position_token!r} is {len(ids)} tokens of {self.cfg.data.tokenizer!r}; "
+                              "the after_token strategy needs exactly one (a special token such as <answer>)")
+        return ids[0]
 
     def batches(self):
         return global_batch_iterator(self.cfg.data)
