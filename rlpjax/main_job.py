@@ -1,13 +1,16 @@
-"""`rlpjax main`: the README's first command. One small, self-contained RLP experiment on embedded defaults.
+"""`rlpjax main`: the README's first command. A small, self-contained study of where reasoning is learned.
 
-Generates a synthetic reasoning corpus, trains a BPE tokenizer and a tiny base model with NTP, continues the base
-two ways at equal FLOPs (RLP, and continued pretraining), evaluates all three with pass@k by op on held-out
-problems, probes where RLP's thoughts help, and writes a run directory (default runs/main) with report.md, PNG
-plots, every run's config.json and metrics.jsonl, and the evaluation results. Needs no files.
+Generates synthetic reasoning corpora (part of the documents carry their worked steps in a `<think>` span before
+the answer, part only the answer), trains a BPE tokenizer and a small base model with NTP on the easy ops, then
+continues the base four ways: RLP and continued pre-training (CPT) at equal FLOPs, GRPO on the edge-of-competence
+ops with a process-verified reward and mid-training (a mixture shifted toward the edge ops) at equal FLOPs. It
+evaluates all five models with pass@k by op on held-out problems (train, edge and hard ops), compares them pairwise
+with standard errors, probes where RLP's thoughts help, and writes a run directory (default runs/main) with
+report.md, summary.json, PNG plots, every run's config.json and metrics.jsonl, and the evaluation results.
 
-The default scale finishes in well under 15 minutes on a 2-core CPU; `--scale medium|large` and the step flags make
-it larger. A rerun with the same flags resumes (finished stages are kept, an interrupted training continues from
-its checkpoint); `--fresh` deletes the run directory and starts over.
+The default scale finishes in at most 15 minutes on a 2-core CPU; `--scale medium|large` and the step flags make it
+larger. A rerun with the same flags resumes (finished stages are kept, an interrupted training continues from its
+checkpoint); `--fresh` deletes the run directory and starts over.
 """
 
 from __future__ import annotations
@@ -19,12 +22,6 @@ import time
 from rlpjax.main.settings import SCALES, settings_for
 
 
-def _ops(text: str) -> tuple[int, ...]:
-    from rlpjax.eval.cli import parse_ops
-
-    return tuple(parse_ops(text))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=list(SCALES), default="small",
                         help="size preset (default small: under 15 minutes on a 2-core CPU)")
@@ -32,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true", help="delete the run directory first instead of resuming")
     parser.add_argument("--pretrain-steps", type=int, help="NTP steps of the base model")
     parser.add_argument("--rlp-steps", type=int, help="RLP steps (the CPT arm gets the same FLOPs)")
-    parser.add_argument("--per-op", type=int, help="training problems per op count")
-    parser.add_argument("--ops", type=_ops, help="op counts of the held-out problems, e.g. 2-5")
-    parser.add_argument("--eval-per-op", type=int, help="held-out problems per op count")
+    parser.add_argument("--grpo-steps", type=int, help="GRPO steps (the mid-training arm gets the same FLOPs)")
+    parser.add_argument("--per-op", type=int, help="pre-training problems per train op")
+    parser.add_argument("--eval-per-op", type=int, help="held-out problems per evaluated op")
     parser.add_argument("--samples", type=int, help="samples per held-out problem (n of pass@k)")
     parser.add_argument("--seed", type=int, help="seed of data, models and sampling")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -46,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_for(args.scale, pretrain_steps=args.pretrain_steps, rlp_steps=args.rlp_steps,
-                                per_op=args.per_op, eval_ops=args.ops, eval_per_op=args.eval_per_op,
+                                grpo_steps=args.grpo_steps, per_op=args.per_op, eval_per_op=args.eval_per_op,
                                 samples=args.samples, seed=args.seed)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    for name in ("pretrain_steps", "rlp_steps", "per_op", "eval_per_op", "samples"):
+    for name in ("pretrain_steps", "rlp_steps", "grpo_steps", "per_op", "eval_per_op", "samples"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
     if settings.rlp_group < 2:
@@ -63,14 +60,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(job, seconds: float) -> str:
-    """The one line printed at the end: wall time, pass@1 of the three arms, and the report's path."""
+    """The one line printed at the end: wall time, pass@1 of every arm, and the report's path."""
     import json
 
+    from rlpjax.main.settings import ARMS
+
     numbers = json.loads((job.root / "summary.json").read_text())
-    pass1 = ", ".join(f"{arm.upper()} {100 * numbers['overall'][arm]['1']:.1f}%" for arm in ("base", "cpt", "rlp"))
-    stages = sum(info["seconds"] for info in job.state["stages"].values())
-    return (f"[rlpjax main] done in {_clock(seconds)} (all stages: {_clock(stages)}): held-out pass@1 {pass1}, "
-            f"RLP - CPT {numbers['rlp_minus_cpt_pass1']:+.1f} points; report: {job.root / 'report.md'}")
+    pass1 = ", ".join(f"{arm.upper()} {100 * numbers['overall'][arm]['1']:.1f}%" for arm in ARMS)
+    return (f"[rlpjax main] done in {_clock(seconds)} (all stages: {_clock(numbers['wall_s'])}): held-out pass@1 "
+            f"{pass1}; report: {job.root / 'report.md'}")
 
 
 def _clock(seconds: float) -> str:

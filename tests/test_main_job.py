@@ -1,9 +1,10 @@
 """`rlpjax main` end to end at the tiny scale: the same code path as the default job, every stage a few steps.
 
-Checks the run directory (corpus, tokenizer, three arms with config.json and metrics.jsonl, eval results), that
-report.md holds the pass@k table for base, CPT and RLP, the compute section and the reading, that the plots exist,
-that CPT's FLOPs match RLP's to within one CPT step, and that a rerun resumes (keeps the finished stages) while a
-rerun with other settings is refused.
+Checks the run directory (corpora and their renders, tokenizer, five arms with config.json and metrics.jsonl, eval
+results), that report.md holds the pass@k table of every arm, the paired differences, the compute section and the
+reading, that summary.json keeps the contract a reader script depends on, that the plots exist, that CPT's FLOPs
+match RLP's to within one CPT step and mid-training's stay within the GRPO budget (the planner rounds down), and
+that a rerun resumes (keeps the finished stages) while a rerun with other settings is refused.
 """
 
 from __future__ import annotations
@@ -30,33 +31,80 @@ def finished_run(tmp_path_factory):
     return out
 
 
+ARMS = ("base", "rlp", "cpt", "grpo", "mid")
+
+
 def test_run_directory_holds_every_stage(finished_run):
-    assert list((finished_run / "corpus").glob("train-*.jsonl"))
+    assert list((finished_run / "corpus" / "problems").glob("pretrain-*.jsonl"))
+    assert list((finished_run / "corpus" / "documents").glob("continue-*.jsonl"))
+    assert list((finished_run / "corpus" / "mid_documents").glob("mid-*.jsonl"))
     assert (finished_run / "tokenizer" / "tokenizer.json").is_file()
-    for arm in ("base", "rlp", "cpt"):
-        assert (finished_run / arm / "config.json").is_file()
-        assert (finished_run / arm / "metrics.jsonl").read_text().strip()
-        assert json.loads((finished_run / "eval" / arm / "results.json").read_text())
-    for plot in ("loss_curves.png", "rlp_reward.png", "passk_by_op.png"):
+    for arm in ARMS:
+        assert (finished_run / arm / "config.json").is_file(), arm
+        assert (finished_run / arm / "metrics.jsonl").read_text().strip(), arm
+        assert json.loads((finished_run / "eval" / arm / "results.json").read_text()), arm
+    for plot in ("loss_curves.png", "rl_rewards.png", "passk_by_op.png"):
         assert (finished_run / plot).stat().st_size > 1000, plot
 
 
-def test_report_has_the_passk_table_for_three_arms(finished_run):
+def test_documents_carry_every_render_and_the_arms_read_the_right_corpora(finished_run):
+    def read(pattern):
+        return [json.loads(line) for path in (finished_run / "corpus" / "documents").glob(pattern)
+                for line in path.read_text().splitlines()]
+
+    docs = read("pretrain-*.jsonl")
+    continuation = read("*continue-*.jsonl")
+    assert continuation and all(d["kind"] == "direct" for d in continuation)
+    assert {d["op"] for d in continuation} == {2, 3}  # the tiny scale's train op 2 and edge op 3
+    by_kind = {kind: [d for d in docs if d["kind"] == kind] for kind in ("solution", "think", "direct")}
+    assert all(by_kind.values()), {k: len(v) for k, v in by_kind.items()}
+    assert all("<think>" in d["text"] and "<solution>" not in d["text"] for d in by_kind["think"])
+    assert all("<think>" not in d["text"] and "<solution>" not in d["text"] for d in by_kind["direct"])
+    rlp = json.loads((finished_run / "rlp" / "config.json").read_text())
+    assert rlp["rlp"]["position_strategy"] == "after_token" and rlp["rlp"]["position_token"] == "<answer>"
+    assert rlp["data"]["sources"][0]["path"].endswith("documents/*continue-*.jsonl")
+    base = json.loads((finished_run / "base" / "config.json").read_text())
+    assert base["data"]["mode"] == "packed_whole" and base["optimizer"]["schedule"] == "wsd"
+    grpo = json.loads((finished_run / "grpo" / "config.json").read_text())
+    assert grpo["grpo"]["ops"] == [3] and grpo["grpo"]["reward"]
+
+
+def test_summary_json_keeps_its_contract(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    assert summary["arms"] == list(ARMS) and summary["problems_per_op"] == 2
+    ks = [str(k) for k in summary["ks"]]
+    assert ks[0] == "1"
+    for arm in ARMS:
+        assert set(summary["by_op"][arm]) == {"2", "3"}
+        for table in [*summary["by_op"][arm].values(), summary["overall"][arm]]:
+            assert list(table) == ks and all(0.0 <= p <= 1.0 for p in table.values())
+        assert summary["flops"][arm] > 0
+    assert 0.0 <= summary["truncated_frac"] <= 1.0 and summary["wall_s"] > 0
+    pairs = {(p["a"], p["b"]) for p in summary["paired"]}
+    assert {("rlp", "cpt"), ("grpo", "mid")} <= pairs
+
+
+def test_report_has_the_passk_table_for_every_arm(finished_run):
     report = (finished_run / "report.md").read_text()
-    for column in ("pass@1 BASE", "pass@1 CPT", "pass@1 RLP", "pass@2 BASE", "pass@2 CPT", "pass@2 RLP"):
-        assert column in report
-    assert "| **all** |" in report and "unbiased pass@k" in report
-    for section in ("## Reading", "## What was run", "## Compute of each arm", "## Where RLP's thoughts helped",
-                    "## Sample thoughts", "![pass@k by op](passk_by_op.png)", "![RLP reward](rlp_reward.png)"):
+    for arm in ARMS:
+        for k in (1, 2):
+            assert f"pass@{k} {arm.upper()}" in report
+    assert "| **all** |" in report and "unbiased pass@k" in report and "| RLP - CPT | 1 |" in report
+    for section in ("## Reading", "## What was run", "## Compute of each arm", "### Paired differences",
+                    "## Where RLP's thoughts helped", "## Sample thoughts", "![pass@k by op](passk_by_op.png)",
+                    "![RL rewards](rl_rewards.png)"):
         assert section in report, section
 
 
-def test_cpt_is_flop_matched_to_rlp(finished_run):
+def test_matched_arms_spend_the_compute_of_their_pair(finished_run):
     state = json.loads((finished_run / "main_state.json").read_text())
     cost = state["stages"]["cpt"]["compute"]
     one_step = cost["cpt_flops"] / cost["cpt_steps"]
     assert abs(cost["cpt_flops"] - cost["rlp_flops"]) <= one_step / 2 or cost["cpt_steps"] == 1
     assert cost["thought_len_source"] == "measured"
+    mid = state["stages"]["mid"]["compute"]
+    mid_step = mid["mid_flops"] / mid["mid_steps"]
+    assert mid["mid_steps"] == 1 or mid["grpo_flops"] - mid_step < mid["mid_flops"] <= mid["grpo_flops"]
 
 
 def test_rerun_resumes_and_other_settings_are_refused(finished_run, capsys):

@@ -35,11 +35,11 @@ NLL_BATCH = 8
 
 def heldout_problems(s: MainSettings, exclude_ids) -> list[dict]:
     """The held-out problems (the same list `evaluate_controlled` samples)."""
-    return build_eval_set(sorted(s.eval_ops), list(s.templates), list(s.modes), s.eval_per_op, s.seed, exclude_ids)
+    return build_eval_set(list(s.eval_ops), list(s.templates), list(s.modes), s.eval_per_op, s.seed, exclude_ids)
 
 
-def heldout_nll(loaded, texts: list[str], seq_len: int) -> float:
-    """Mean next-token loss (nats per token) of a model on documents, each in its own row of `seq_len` tokens."""
+def heldout_nll(loaded, texts: list[str], seq_len: int) -> tuple[float, float]:
+    """(summed next-token loss in nats, tokens) of a model on documents, each in its own row of `seq_len` tokens."""
     tok = loaded.tokenizer
     bos = [tok.bos_id] if loaded.add_bos and tok.bos_id is not None else []
     eos = [tok.eos_id] if tok.eos_id is not None else []
@@ -58,7 +58,15 @@ def heldout_nll(loaded, texts: list[str], seq_len: int) -> float:
         nll_sum, n = jax.device_get(summed(loaded.params, rows_to_batch([[r] for r in chunk], seq_len,
                                                                          tok.pad_id or 0, with_lengths=False)))
         total, count = total + float(nll_sum), count + float(n)
-    return total / max(count, 1.0)
+    return total, count
+
+
+def nll_by_op(loaded, problems: list[dict], seq_len: int) -> tuple[float, dict[int, float]]:
+    """Held-out next-token loss (nats / token) over all problems' solution documents, and per op."""
+    sums = {op: heldout_nll(loaded, [document_text(p) for p in problems if p["op"] == op], seq_len)
+            for op in sorted({p["op"] for p in problems})}
+    total, count = (sum(values) for values in zip(*sums.values()))
+    return total / max(count, 1.0), {op: nll / max(n, 1.0) for op, (nll, n) in sums.items()}
 
 
 def evaluate_arm(arm: str, run_dir: pathlib.Path, out_dir: pathlib.Path, s: MainSettings, exclude_ids,
@@ -79,17 +87,18 @@ def evaluate_arm(arm: str, run_dir: pathlib.Path, out_dir: pathlib.Path, s: Main
                            add_bos=loaded.add_bos, progress=progress, desc=f"eval {arm}")
     output = score_controlled(problems, completions)
     verdicts = [[verify(text, problem) for text in texts] for problem, texts in zip(problems, completions)]
-    nll = heldout_nll(loaded, [document_text(p) for p in problems], s.seq_len)
+    nll, nll_ops = nll_by_op(loaded, problems, s.seq_len)
     meta = {"arm": arm, "checkpoint": loaded.source, "samples": s.samples, "temperature": s.eval_temperature,
             "max_new_tokens": s.eval_max_new_tokens, "heldout_nll": round(nll, 4)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_report(output.results, out_dir, meta=meta)
+    write_report(output.results, out_dir, meta=meta, nll_by_op=nll_ops)
     rows = [{**dataclasses.asdict(result), "answer_flags": [v.answer_correct for v in vs],
              "process_acc": [v.process_acc for v in vs], "format_flags": [v.predicted_answer is not None for v in vs]} for result, vs in zip(output.results, verdicts)]
     (out_dir / "results.json").write_text(json.dumps(rows))
     with (out_dir / "examples.jsonl").open("w") as handle:
         handle.writelines(json.dumps(example) + "\n" for example in output.examples)
-    return {"heldout_nll": nll, "problems": len(output.results), "source": loaded.source}
+    return {"heldout_nll": nll, "heldout_nll_by_op": {str(op): v for op, v in nll_ops.items()},
+            "problems": len(output.results), "source": loaded.source}
 
 
 def outcome_by_op(out_dir: pathlib.Path) -> dict:

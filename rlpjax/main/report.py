@@ -1,8 +1,14 @@
-"""report.md of the main job: what ran, the compute of each arm, pass@k of base / CPT / RLP, the curves, where
-thoughts helped, sample thoughts, and a reading of the numbers generated from the numbers themselves.
+"""report.md and summary.json of the main job: what ran, each arm's compute, pass@k of every arm by op and split,
+paired differences with standard errors, the curves, where thoughts helped, and a reading generated from the numbers.
 
 Everything is read back from the run directory (main_state.json, each arm's metrics.jsonl, eval/*/results.json,
 eval/thoughts_*.jsonl), so the report can be rewritten from a finished run without running anything again.
+
+summary.json (a reader script depends on these keys): `arms` (names, base first), `problems_per_op` (int), `by_op`
+= {arm: {op: {"1": p, "2": p, ...}}} and `overall` = {arm: {"1": p, ...}} (unbiased pass@k as fractions in [0, 1]),
+`truncated_frac` (share of RLP thoughts cut at the cap), `flops` = {arm: FLOPs of its training}, `wall_s`; besides
+them `ks`, `by_split`, `paired` (the comparisons of `PAIRS` at pass@1 and pass@k_max), `nll`, `outcomes`, `rewards`,
+`probe` and `estimator`.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ import numpy as np
 from rlpjax import compute
 from rlpjax.eval.report import ESTIMATOR_DOCS, aggregate
 from rlpjax.main import plots
+from rlpjax.main.comparison import SIGNIFICANCE_SE, paired_difference
 from rlpjax.main.evaluate import outcome_by_op, read_results
 from rlpjax.main.reading import reading
+from rlpjax.main.settings import ARMS
 from rlpjax.train.metrics import read_metrics
 
 SHOWN_THOUGHTS = 3
 """Thoughts shown in each of the best, worst and sample lists."""
+PAIRS = (("rlp", "cpt"), ("grpo", "mid"), ("rlp", "base"), ("cpt", "base"), ("grpo", "base"), ("mid", "base"))
+"""The paired comparisons reported: the two compute-matched pairs first, then every arm against the base."""
 
 
 def _cell(text: str) -> str:
@@ -32,36 +42,103 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
-def paired_pass1_diff(a, b) -> tuple[float, float]:
-    """Mean and standard error over problems of pass@1(a) - pass@1(b) (same problems, same order), in points."""
-    diffs = np.array([sum(x.flags) / len(x.flags) - sum(y.flags) / len(y.flags) for x, y in zip(a, b, strict=True)])
-    se = diffs.std(ddof=1) / np.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
-    return 100 * float(diffs.mean()), 100 * float(se)
+def _ops(ops) -> str:
+    ops = sorted(ops)
+    if not ops:
+        return "none"
+    if len(ops) > 1 and ops == list(range(ops[0], ops[-1] + 1)):
+        return f"{ops[0]}-{ops[-1]}"
+    return ",".join(map(str, ops))
 
 
-def passk_table(reports: dict[str, dict], ks: list[int]) -> str:
-    """Rows: ops and all; columns: pass@k of each arm for the smallest and largest k."""
-    shown = sorted({ks[0], ks[-1]})
-    arms = list(reports)
-    head = "| op | problems | " + " | ".join(f"pass@{k} {arm.upper()}" for k in shown for arm in arms) + " |"
-    lines = [head, "|---|---:|" + "---:|" * (len(shown) * len(arms))]
-    first = reports[arms[0]]
-    rows = [(str(op), lambda r, op=op: r["by_op"][op]) for op in first["by_op"]] + [("**all**", lambda r: r["overall"])]
-    for name, pick in rows:
-        cells = [f"{100 * pick(reports[arm])['unbiased'][k]:.1f}" for k in shown for arm in arms]
-        lines.append(f"| {name} | {pick(first)['problems']} | " + " | ".join(cells) + " |")
+def _read_jsonl(path: pathlib.Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _by_k(table: dict) -> dict:
+    """{k: p} with string keys (JSON) from an aggregate table's unbiased pass@k."""
+    return {str(k): float(p) for k, p in table["unbiased"].items()}
+
+
+def summarize(job, results: dict, reports: dict, metrics: dict) -> dict:
+    """The numbers of summary.json (see the module docstring)."""
+    s, stages = job.settings, job.state["stages"]
+    ks = reports["base"]["ks"]
+    split_ops = {"train": s.train_ops, "edge": s.edge_ops, "hard": s.hard_ops}
+    by_split = {}
+    for arm in ARMS:
+        by_split[arm] = {}
+        for split, ops in split_ops.items():
+            members = [r for r in results[arm] if r.op in ops]
+            if members:
+                by_split[arm][split] = _by_k(aggregate(members, ks)["overall"])
+    paired = [paired_difference(a, results[a], b, results[b], k).as_json() for a, b in PAIRS
+              for k in sorted({ks[0], ks[-1]})]
+    cpt, mid = stages["cpt"]["compute"], stages["mid"]["compute"]
+    probe = stages["probe"]
+    probed = {arm: _read_jsonl(job.root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
+    return {
+        "arms": list(ARMS), "problems_per_op": s.eval_per_op, "ks": ks, "estimator": "unbiased",
+        "by_op": {arm: {str(op): _by_k(table) for op, table in reports[arm]["by_op"].items()} for arm in ARMS},
+        "overall": {arm: _by_k(reports[arm]["overall"]) for arm in ARMS},
+        "by_split": by_split, "split_ops": {k: list(v) for k, v in split_ops.items()},
+        "paired": paired, "significance_se": SIGNIFICANCE_SE,
+        "truncated_frac": float(np.mean([m["truncated_frac"] for m in metrics["rlp"]])),
+        "flops": {"base": cpt["base_flops"], "rlp": cpt["rlp_flops"], "cpt": cpt["cpt_flops"],
+                  "grpo": mid["grpo_flops"], "mid": mid["mid_flops"]},
+        "wall_s": float(sum(info["seconds"] for name, info in stages.items() if name != "report")),
+        "nll": {arm: stages["eval"][arm]["heldout_nll"] for arm in ARMS},
+        "nll_by_op": {arm: stages["eval"][arm]["heldout_nll_by_op"] for arm in ARMS},
+        "outcomes": {arm: outcome_by_op(job.eval_dir(arm))["all"] for arm in ARMS},
+        "rewards": {"rlp": [m["reward_mean"] for m in metrics["rlp"]],
+                    "grpo": [m["reward_mean"] for m in metrics["grpo"]]},
+        "probe": {"gain": {arm: probe[arm]["overall"]["mean_gain"] for arm in probed},
+                  "helped": {arm: probe[arm]["overall"]["helped_frac"] for arm in probed},
+                  "diff_se": float(np.sqrt(sum(np.var([p["gain"] for p in probed[arm]], ddof=1) / len(probed[arm])
+                                               for arm in probed)))},
+        "params": compute.count_params(job.model()).total, "base_tokens": cpt["base_tokens"],
+    }
+
+
+def passk_table(numbers: dict, k_shown: list[int]) -> str:
+    """Rows: ops (with their split) and the splits; columns: pass@k of every arm at the shown k (percent)."""
+    head = "| op | split | " + " | ".join(f"pass@{k} {arm.upper()}" for k in k_shown for arm in ARMS) + " |"
+    lines = [head, "|---|---|" + "---:|" * (len(k_shown) * len(ARMS))]
+    split_of = {str(op): split for split, ops in numbers["split_ops"].items() for op in ops}
+    for op in numbers["by_op"]["base"]:
+        cells = [f"{100 * numbers['by_op'][arm][op][str(k)]:.1f}" for k in k_shown for arm in ARMS]
+        lines.append(f"| {op} | {split_of.get(op, '')} | " + " | ".join(cells) + " |")
+    for split in numbers["by_split"]["base"]:
+        cells = [f"{100 * numbers['by_split'][arm][split][str(k)]:.1f}" for k in k_shown for arm in ARMS]
+        lines.append(f"| **{split}** | {_ops(numbers['split_ops'][split])} | " + " | ".join(cells) + " |")
+    cells = [f"{100 * numbers['overall'][arm][str(k)]:.1f}" for k in k_shown for arm in ARMS]
+    lines.append("| **all** | | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_table(numbers: dict) -> str:
+    lines = ["| comparison | k | difference (points) | standard error | significant (> 2 SE) |",
+             "|---|---:|---:|---:|---|"]
+    for p in numbers["paired"]:
+        lines.append(f"| {p['a'].upper()} - {p['b'].upper()} | {p['k']} | {100 * p['diff']:+.1f} | "
+                     f"{100 * p['se']:.1f} | {'yes' if p['significant'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def nll_table(numbers: dict) -> str:
+    """Rows: ops and all; columns: every arm's held-out next-token loss (nats / token)."""
+    lines = ["| op | " + " | ".join(arm.upper() for arm in ARMS) + " |", "|---|" + "---:|" * len(ARMS)]
+    for op in numbers["nll_by_op"]["base"]:
+        lines.append(f"| {op} | " + " | ".join(f"{numbers['nll_by_op'][arm][op]:.4f}" for arm in ARMS) + " |")
+    lines.append("| **all** | " + " | ".join(f"{numbers['nll'][arm]:.4f}" for arm in ARMS) + " |")
     return "\n".join(lines)
 
 
 def outcome_table(outcomes: dict[str, dict]) -> str:
-    """Rows: ops and all; columns: share of samples with the right answer, and mean ProcessAcc, of each arm."""
-    arms = list(outcomes)
-    columns = {"format_ok": "answer tag", "answer_correct": "answer right", "process_acc": "ProcessAcc"}
-    lines = ["| op | " + " | ".join(f"{title} {a.upper()}" for title in columns.values() for a in arms) + " |",
-             "|---|" + "---:|" * (len(columns) * len(arms))]
-    for key in [k for k in outcomes[arms[0]] if k != "all"] + ["all"]:
-        cells = [f"{100 * outcomes[a][key][column]:.1f}" for column in columns for a in arms]
-        lines.append(f"| {'**all**' if key == 'all' else key} | " + " | ".join(cells) + " |")
+    """Rows: arms; columns: share of samples with an answer tag, the right answer, and mean ProcessAcc."""
+    lines = ["| arm | answer tag | answer right | ProcessAcc |", "|---|---:|---:|---:|"]
+    lines += [f"| {arm.upper()} | {100 * o['format_ok']:.1f} | {100 * o['answer_correct']:.1f} | "
+              f"{100 * o['process_acc']:.1f} |" for arm, o in outcomes.items()]
     return "\n".join(lines)
 
 
@@ -72,102 +149,112 @@ def _thought_rows(items: list[dict]) -> list[str]:
     return lines
 
 
-def _read_jsonl(path: pathlib.Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _what_ran(job, numbers: dict) -> list[str]:
+    s, stages = job.settings, job.state["stages"]
+    model, corpus = job.model(), stages["corpus"]
+    cpt, mid, rows = stages["cpt"]["compute"], stages["mid"]["compute"], stages["tokenizer"]["grpo_rows"]
+    renders = corpus["renders"]
+    return [
+        f"- corpora (`corpus/`): {corpus['problems']['pretrain']:,} pre-training and {corpus['problems']['continue']:,} "
+        f"continuation problems at ops {_ops(s.train_ops)}; {corpus['problems']['mid']:,} mid-training problems, "
+        f"{100 * s.mid_edge_share:.0f}% at the edge ops ({_ops(s.edge_ops)}); templates {','.join(s.templates)}, modes "
+        f"{','.join(s.modes)}. Renders (`reasoning.thinking`): {renders['solution']:,} with the worked solution, "
+        f"{renders['think']:,} with the worked steps in a `<think>` span before the answer, {renders['direct']:,} "
+        "with the answer alone (pre-training); the continuation problems (train and edge ops) all with the answer "
+        "alone, where a thought before it can help",
+        f"- held-out evaluation: {s.eval_per_op} problems per op at ops {_ops(s.eval_ops)} (train {_ops(s.train_ops)}, "
+        f"edge {_ops(s.edge_ops)}, hard {_ops(s.hard_ops)}), none of them in any corpus or the GRPO stream; "
+        f"{s.samples} samples each at temperature {s.eval_temperature}, at most {s.eval_max_new_tokens} new tokens; "
+        "a sample counts only when VerifiedCorrect (every gold step and the answer right)",
+        f"- tokenizer: byte-level BPE trained on the corpora, {stages['tokenizer']['vocab_size']} ids, digits split",
+        f"- model: Qwen3-style decoder, {model.num_layers} layers, hidden {model.hidden_size}, {model.num_heads} heads "
+        f"({model.num_kv_heads} KV), {numbers['params']:,} parameters",
+        f"- base: NTP from scratch, {stages['base']['steps']} steps x {s.batch_size} rows x {s.seq_len} tokens "
+        f"(whole documents packed, none split), lr {s.pretrain_lr:g} warmup-stable-decay (last "
+        f"{100 * s.decay_fraction:.0f}% linear decay)",
+        f"- RLP: {stages['rlp']['steps']} steps, {s.rlp_docs} continuation documents x {s.rlp_group} thoughts right "
+        f"after `<answer>`, at most {s.rlp_thought_tokens} tokens (temperature {s.rlp_temperature}), EMA tau "
+        f"{s.rlp_ema_tau}, lr {s.arm_lr:g} constant",
+        f"- CPT: {stages['cpt']['steps']} NTP steps on the continuation corpus (RLP's FLOPs at the "
+        f"{cpt['thought_len_source']} thought length {cpt['thought_len']:.1f}), lr {s.arm_lr:g} constant",
+        f"- GRPO: {stages['grpo']['steps']} steps on ops {_ops(s.edge_ops)}, {s.grpo_prompts} prompts x "
+        f"{s.grpo_rollouts} rollouts (temperature 1, rows {rows['max_prompt_tokens']} + {rows['max_new_tokens']} "
+        f"tokens), reward `{s.grpo_reward}`, lr {s.grpo_lr:g} constant",
+        f"- mid-training: {stages['mid']['steps']} NTP steps on the mid-training corpus, planned by "
+        f"`compute.plan_mid_rl_budget` for the GRPO arm's {mid['grpo_equivalent_tokens']:,.0f} NTP-equivalent tokens",
+    ]
 
 
 def write_main_report(job) -> pathlib.Path:
-    """Write report.md and the three PNGs into the run directory; returns the report's path."""
-    s, root, stages = job.settings, job.root, job.state["stages"]
-    metrics = {arm: read_metrics(job.arm_dir(arm)) for arm in ("base", "cpt", "rlp")}
-    results = {arm: read_results(job.eval_dir(arm)) for arm in ("base", "cpt", "rlp")}
-    reports = {arm: aggregate(results[arm]) for arm in results}
-    outcomes = {arm: outcome_by_op(job.eval_dir(arm)) for arm in results}
-    ks = reports["base"]["ks"]
-    cost = stages["cpt"]["compute"]
-    model = job.model()
-    params = compute.count_params(model)
-    figures = {"loss": plots.loss_curves(metrics["base"], metrics["cpt"], root / "loss_curves.png"),
-               "reward": plots.reward_curve(metrics["rlp"], root / "rlp_reward.png"),
-               "passk": plots.passk_by_op(reports, sorted({ks[0], ks[-1]}), root / "passk_by_op.png")}
-    probed = {arm: _read_jsonl(root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
-    probe = stages["probe"]
-    diff, se = paired_pass1_diff(results["rlp"], results["cpt"])
-    numbers = {
-        "ks": ks, "overall": {arm: reports[arm]["overall"]["unbiased"] for arm in reports},
-        "problems": len(results["base"]),
-        "format_ok": {arm: outcomes[arm]["all"]["format_ok"] for arm in outcomes},
-        "answer_correct": {arm: outcomes[arm]["all"]["answer_correct"] for arm in outcomes},
-        "process_acc": {arm: outcomes[arm]["all"]["process_acc"] for arm in outcomes}, "rlp_minus_cpt_pass1": diff, "rlp_minus_cpt_se": se,
-        "nll": {arm: stages["eval"][arm]["heldout_nll"] for arm in reports},
-        "reward": [m["reward_mean"] for m in metrics["rlp"]],
-        "truncated_frac": float(np.mean([m["truncated_frac"] for m in metrics["rlp"]])),
-        "probe_gain": {arm: probe[arm]["overall"]["mean_gain"] for arm in ("base", "rlp")},
-        "probe_helped": {arm: probe[arm]["overall"]["helped_frac"] for arm in ("base", "rlp")},
-        "probe_diff_se": float(np.sqrt(sum(np.var([p["gain"] for p in probed[arm]], ddof=1) / len(probed[arm])
-                                           for arm in ("base", "rlp")))),
-        "params": params.total, "base_tokens": cost["base_tokens"],
-    }
+    """Write report.md, summary.json and the PNGs into the run directory; returns the report's path."""
+    root, stages = job.root, job.state["stages"]
+    metrics = {arm: read_metrics(job.arm_dir(arm)) for arm in ARMS}
+    results = {arm: read_results(job.eval_dir(arm)) for arm in ARMS}
+    reports = {arm: aggregate(results[arm]) for arm in ARMS}
+    numbers = summarize(job, results, reports, metrics)
     (root / "summary.json").write_text(json.dumps(numbers, indent=1) + "\n")
-
+    ks = numbers["ks"]
+    k_shown = sorted({ks[0], ks[-1]})
+    figures = {"loss": plots.loss_curves({a: metrics[a] for a in ("base", "cpt", "mid")}, root / "loss_curves.png"),
+               "reward": plots.reward_curves(metrics["rlp"], metrics["grpo"], root / "rl_rewards.png"),
+               "passk": plots.passk_by_op(reports, k_shown, root / "passk_by_op.png")}
+    flops = numbers["flops"]
     stage_seconds = {name: info["seconds"] for name, info in stages.items() if name != "report"}
-    lines = ["# rlpjax main job: RLP vs FLOP-matched continued pretraining on controlled reasoning", "",
-             "## Reading", "", reading(numbers), "",
-             "## What was run", "",
-             f"- corpus: {stages['corpus']['problems']} synthetic problems, ops {_ops(s.train_ops)}, templates "
-             f"{','.join(s.templates)}, modes {','.join(s.modes)} (`corpus/`); held-out evaluation problems are "
-             "drawn from a separate stream and every id found in the corpus is excluded",
-             f"- tokenizer: byte-level BPE trained on the corpus, {stages['tokenizer']['vocab_size']} ids, digits "
-             "split, `<think>`/`</think>` and the section tags as special tokens (`tokenizer/`)",
-             f"- model: Qwen3-style decoder, {model.num_layers} layers, hidden {model.hidden_size}, "
-             f"{model.num_heads} heads ({model.num_kv_heads} KV), {params.total:,} parameters "
-             f"({params.matmul:,} in matmuls, the P of 6P)",
-             f"- base: NTP from scratch, {stages['base']['steps']} steps x {s.batch_size} packed rows x {s.seq_len} "
-             f"tokens = {cost['base_tokens']:,} tokens, lr {s.pretrain_lr:g} cosine",
-             f"- RLP arm: {stages['rlp']['steps']} steps from the base, {s.rlp_docs} documents x {s.rlp_positions} "
-             f"positions x {s.rlp_group} thoughts of at most {s.rlp_thought_tokens} tokens (temperature "
-             f"{s.rlp_temperature}), EMA tau {s.rlp_ema_tau}, lr {s.arm_lr:g} constant",
-             f"- CPT arm: {stages['cpt']['steps']} NTP steps from the base on the same data order as RLP, lr "
-             f"{s.arm_lr:g} constant",
-             f"- evaluation: {numbers['problems']} held-out problems (ops {_ops(s.eval_ops)}, {s.eval_per_op} per "
-             f"op), {s.samples} samples each at temperature {s.eval_temperature}, at most {s.eval_max_new_tokens} "
-             "new tokens; a sample counts only when VerifiedCorrect (every gold step and the answer right)",
-             "", "| stage | wall time |", "|---|---:|"]
+    lines = ["# rlpjax main job: where reasoning is learned, RLP / CPT / GRPO / mid-training from one base", "",
+             "## Reading", "", reading(numbers), "", "## What was run", "", *_what_ran(job, numbers), "",
+             "| stage | wall time |", "|---|---:|"]
     lines += [f"| {name} | {_minutes(sec)} |" for name, sec in stage_seconds.items()]
-    lines += [f"| **total** | {_minutes(sum(stage_seconds.values()))} |", "",
-              "## Compute of each arm", "",
-              "| arm | steps | tokens read | FLOPs | FLOPs / RLP |", "|---|---:|---:|---:|---:|",
-              f"| base (NTP) | {stages['base']['steps']} | {cost['base_tokens']:,} | {cost['base_flops']:.3e} | "
-              f"{cost['base_flops'] / cost['rlp_flops']:.2f} |",
-              f"| RLP | {stages['rlp']['steps']} | {cost['rlp_doc_tokens']:,} (+ thoughts) | "
-              f"{cost['rlp_flops']:.3e} | 1.00 |",
-              f"| CPT (NTP) | {stages['cpt']['steps']} | {cost['cpt_tokens']:,} | {cost['cpt_flops']:.3e} | "
-              f"{cost['cpt_flops'] / cost['rlp_flops']:.2f} |", "",
-              f"FLOPs count dense matmuls and attention, forward and backward (`rlpjax.compute`). The RLP step is "
-              f"counted at the **{cost['thought_len_source']}** mean thought length of the RLP run "
-              f"({cost['thought_len']:.2f} tokens, `</think>` included; the cap is {s.rlp_thought_tokens}: "
-              f"{cost['rlp_flops_at_cap']:.3e} FLOPs if every thought ran to it), with EMA pass, prefix encoding, "
-              "sampling, scoring and the update; CPT got the whole number of NTP steps closest to that budget.", "",
+    lines += [f"| **total** | {_minutes(numbers['wall_s'])} |", "", "## Compute of each arm", "",
+              "| arm | steps | FLOPs | matched to | ratio |", "|---|---:|---:|---|---:|",
+              f"| base (NTP) | {stages['base']['steps']} | {flops['base']:.3e} | | |",
+              f"| RLP | {stages['rlp']['steps']} | {flops['rlp']:.3e} | | |",
+              f"| CPT (NTP) | {stages['cpt']['steps']} | {flops['cpt']:.3e} | RLP | {flops['cpt'] / flops['rlp']:.2f} |",
+              f"| GRPO | {stages['grpo']['steps']} | {flops['grpo']:.3e} | | |",
+              f"| mid-training (NTP) | {stages['mid']['steps']} | {flops['mid']:.3e} | GRPO | "
+              f"{flops['mid'] / flops['grpo']:.2f} |", "",
+              "FLOPs count dense matmuls and attention, forward and backward (`rlpjax.compute`). RLP is counted at its "
+              "measured mean thought length with the EMA pass, prefix encoding, sampling, scoring and the update; "
+              "GRPO over the padded rows its step computes on (sampling, forward and backward); each matched arm got "
+              "the whole number of NTP steps closest to (CPT) or within (mid-training, the planner rounds down) "
+              "that budget.", "",
               "## pass@k on held-out problems", "",
-              f"Estimator: {ESTIMATOR_DOCS['unbiased']}, averaged over problems (percent). Full tables per arm, "
-              "both estimators: `eval/<arm>/report.md`.", "", passk_table(reports, ks), "",
-              f"RLP minus CPT, pass@1: {diff:+.1f} points (standard error {se:.1f} over {numbers['problems']} paired "
-              "problems).", "",
-              "Weaker checks of the same samples (percent of all samples): the answer format (a closed `<answer>` "
-              "tag the parser reads), the final answer alone (outcome reward R_out), and ProcessAcc (share of gold "
-              "steps reproduced with the right parents and value):",
-              "", outcome_table(outcomes), "",
-              "Held-out next-token loss (nats/token on the evaluation problems' full documents): " + ", ".join(
-                  f"{arm.upper()} {numbers['nll'][arm]:.4f}" for arm in ("base", "cpt", "rlp")) + ".", "",
+              f"Estimator: {ESTIMATOR_DOCS['unbiased']}, averaged over problems (percent). All k and the first-k "
+              "estimator: `eval/<arm>/report.md`.", "", passk_table(numbers, k_shown), "",
               f"![pass@k by op]({figures['passk'].name})", "",
-              "## Curves", "", f"![loss curves]({figures['loss'].name})", "", f"![RLP reward]({figures['reward'].name})",
-              "", "## Where RLP's thoughts helped and where they did not", "",
-              f"Probe: on {s.probe_docs} held-out documents, each model thinks at evenly spaced positions "
-              f"({s.rlp_group} thoughts each) and every thought is scored by its information gain log p(x_t | "
-              "context, thought) - log p(x_t | context), both terms from the same model (files "
-              "`eval/thoughts_{base,rlp}.jsonl`).", "",
-              "| where (section / next token) | thoughts | base: mean gain | base: helped | RLP: mean gain | "
-              "RLP: helped |", "|---|---:|---:|---:|---:|---:|"]
+              "### Paired differences", "",
+              f"Per problem, pass@k of one arm minus the other's, averaged over the {len(results['base'])} problems; "
+              f"significant when it exceeds {SIGNIFICANCE_SE:g} standard errors (`rlpjax.main.comparison`).", "",
+              paired_table(numbers), "",
+              "### Weaker checks of the same samples", "",
+              "Share of all samples with a closed `<answer>` tag the parser reads, with the right final answer "
+              "(outcome reward R_out), and the mean ProcessAcc (share of gold steps with the right parents and value):",
+              "", outcome_table(numbers["outcomes"]), "",
+              "Held-out next-token loss (nats/token on the evaluation problems' solution documents), by op:", "",
+              nll_table(numbers), "",
+              "## Curves", "", f"![loss curves]({figures['loss'].name})", "",
+              f"![RL rewards]({figures['reward'].name})", ""]
+    lines += _probe_section(job)
+    lines += ["", "## Files", "",
+              "- `main_state.json`: the settings and what each stage recorded (wall time, steps, compute, eval summaries)",
+              "- `corpus/`: the generated problems and their training documents",
+              "- `base/`, `rlp/`, `cpt/`, `grpo/`, `mid/`: run directories (config.json, metrics.jsonl, checkpoints/)",
+              "- `eval/<arm>/`: results.json, report.md/json, examples.jsonl, PNGs; `eval/thoughts_*.jsonl`: probe",
+              "- `summary.json`: the numbers the reading above was generated from", ""]
+    path = root / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _probe_section(job) -> list[str]:
+    s, probe = job.settings, job.state["stages"]["probe"]
+    probed = {arm: _read_jsonl(job.root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
+    lines = ["## Where RLP's thoughts helped and where they did not", "",
+             f"Probe: on {s.probe_docs} held-out documents (half with their solution, half question then answer), "
+             f"each model thinks at evenly spaced positions ({s.rlp_group} thoughts each) and every thought is scored "
+             "by its information gain log p(x_t | context, thought) - log p(x_t | context), both terms from the same "
+             "model (files `eval/thoughts_{base,rlp}.jsonl`).", "",
+             "| where (section / next token) | thoughts | base: mean gain | base: helped | RLP: mean gain | "
+             "RLP: helped |", "|---|---:|---:|---:|---:|---:|"]
     for place in sorted(set(probe["base"]["by_place"]) | set(probe["rlp"]["by_place"])) + ["overall"]:
         b = probe["base"]["overall"] if place == "overall" else probe["base"]["by_place"].get(place)
         r = probe["rlp"]["overall"] if place == "overall" else probe["rlp"]["by_place"].get(place)
@@ -179,17 +266,4 @@ def write_main_report(job) -> pathlib.Path:
     lines += ["", "Where they hurt most (lowest gain):", ""] + _thought_rows(ranked[:SHOWN_THOUGHTS])
     samples = [p for p in probed["rlp"] if p["group"] == 0][::max(1, len(probed["rlp"]) // (4 * SHOWN_THOUGHTS))]
     lines += ["", "## Sample thoughts (RLP, first thought at spread-out positions)", ""]
-    lines += _thought_rows(samples[:SHOWN_THOUGHTS + 1])
-    lines += ["", "## Files", "",
-              "- `main_state.json`: the settings and what each stage recorded (wall time, steps, compute, eval summaries)",
-              "- `base/`, `rlp/`, `cpt/`: run directories (config.json, metrics.jsonl, checkpoints/, tensorboard/)",
-              "- `eval/<arm>/`: results.json, report.md/json, examples.jsonl, PNGs; `eval/thoughts_*.jsonl`: probe",
-              "- `summary.json`: the numbers the reading above was generated from", ""]
-    path = root / "report.md"
-    path.write_text("\n".join(lines))
-    return path
-
-
-def _ops(ops) -> str:
-    ops = sorted(ops)
-    return f"{ops[0]}-{ops[-1]}" if ops == list(range(ops[0], ops[-1] + 1)) else ",".join(map(str, ops))
+    return lines + _thought_rows(samples[:SHOWN_THOUGHTS + 1])

@@ -1,8 +1,12 @@
 """What the main job runs: one frozen `MainSettings`, named scales, and the flags that change them.
 
-The default scale ("small") is sized so the whole job (corpus, tokenizer, NTP base, RLP and CPT arms, three
-evaluations, the thought probe, the report) finishes in well under 15 minutes on a 2-core CPU; "medium" and "large"
+The default scale ("small") is sized so the whole job (corpora, tokenizer, NTP base, the four arms, five
+evaluations, the thought probe, the report) finishes in at most 15 minutes on a 2-core CPU; "medium" and "large"
 trade time for a model and step counts whose numbers mean more; "tiny" exists for the end-to-end test.
+
+Op counts come in three groups, as in the Interplay paper's splits scaled down: `train_ops` are pre-trained on (in
+distribution), `edge_ops` lie just beyond them (the GRPO arm trains there, the mid-training arm shifts its mixture
+toward them), `hard_ops` are never trained on. All three are evaluated.
 """
 
 from __future__ import annotations
@@ -10,20 +14,40 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+ARMS = ("base", "rlp", "cpt", "grpo", "mid")
+"""Every model the job evaluates: the base and its four continuations."""
+
 
 @dataclass(frozen=True)
 class MainSettings:
     """Every knob of the main job (written to main_state.json; a rerun with other settings is refused)."""
 
-    # --- corpus and tokenizer
-    train_ops: tuple[int, ...] = (2, 3, 4, 5)
-    """Op counts of the training corpus (equal problems per op)."""
-    per_op: int = 1500
-    """Training problems per op count (templates x modes round-robin)."""
+    # --- corpora and tokenizer
+    train_ops: tuple[int, ...] = (2, 3)
+    """Op counts of the pre-training corpus (equal problems per op): the in-distribution ops."""
+    edge_ops: tuple[int, ...] = (4,)
+    """Edge-of-competence ops: GRPO's problems and the mid-training mixture's focus; never pre-trained on."""
+    hard_ops: tuple[int, ...] = (5,)
+    """Ops beyond the edge, only evaluated."""
+    per_op: int = 12000
+    """Pre-training problems per train op (templates x modes round-robin)."""
+    continue_per_op: int = 1000
+    """Fresh problems per op (train and edge ops) that the RLP and CPT arms read, every one rendered "direct"
+    (question, then answer): in a solution document the answer is copied from the last step with near certainty, so
+    a thought before it has nothing to add; before a bare answer it has, most of all at the edge ops."""
+    mid_per_op: int = 1500
+    """Problems per op of the mid-training corpus (train ops and edge ops; see mid_edge_share)."""
+    mid_edge_share: float = 0.8
+    """Share of the mid-training corpus on the edge ops (the paper's mid-training mixture is 80% edge)."""
+    think_share: float = 0.1
+    """Share of documents rendered as question, `<think>` worked steps `</think>`, answer (`reasoning.thinking`)."""
+    direct_share: float = 0.1
+    """Share rendered as question then answer with no visible work (where an RLP thought before the answer helps);
+    the rest are standard solution documents."""
     templates: tuple[str, ...] = ("A", "B", "C")
-    """Contexts of the corpus and of the held-out problems."""
+    """Contexts of the corpora and of the held-out problems."""
     modes: tuple[str, ...] = ("forward", "reverse")
-    """Problem modes of the corpus and of the held-out problems."""
+    """Problem modes of the corpora and of the held-out problems."""
     vocab_size: int = 1024
     """Requested BPE vocabulary (the trainer stops earlier when the corpus has no more merges)."""
     # --- model
@@ -36,66 +60,90 @@ class MainSettings:
     num_kv_heads: int = 2
     """Key/value heads."""
     seq_len: int = 256
-    """Packed row length of NTP (base and CPT) and the document window of RLP."""
+    """Row length of NTP (whole documents packed, never split: data.mode=packed_whole) and RLP's document window."""
     # --- NTP base
     batch_size: int = 16
-    """Rows per NTP step (base and CPT)."""
-    pretrain_steps: int = 250
+    """Rows per NTP step (base, CPT, mid-training)."""
+    pretrain_steps: int = 1200
     """NTP steps of the base model."""
     pretrain_lr: float = 3e-3
-    """Peak learning rate of the base (cosine to 10%)."""
-    # --- the two continuations (RLP, and CPT at the RLP arm's FLOPs)
-    rlp_steps: int = 20
+    """Peak learning rate of the base: warmup, constant, then a linear decay over the last `decay_fraction`."""
+    decay_fraction: float = 0.25
+    """Share of the base's steps in the final decay (warmup-stable-decay schedule)."""
+    # --- RLP (and CPT at its FLOPs)
+    rlp_steps: int = 12
     """RLP steps; the CPT arm gets as many NTP steps as cost the same FLOPs."""
-    rlp_docs: int = 4
+    rlp_docs: int = 16
     """Documents per RLP step."""
-    rlp_positions: int = 2
-    """K: positions per document at which the model thinks."""
     rlp_group: int = 4
-    """G: thoughts per position."""
-    rlp_thought_tokens: int = 12
-    """Thought length cap (tokens after <think>, </think> included)."""
+    """G: thoughts per position (one position per document: right after `<answer>`)."""
+    rlp_thought_tokens: int = 160
+    """Thought length cap (tokens after <think>, </think> included); the worked steps of an edge op fit in it."""
     rlp_temperature: float = 0.7
     """Sampling temperature of thoughts."""
     rlp_ema_tau: float = 0.9
     """EMA teacher decay (the paper's 0.999 would leave the teacher at the base over a few dozen steps)."""
-    arm_lr: float = 1e-4
-    """Constant learning rate of both continuations (the same for RLP and CPT)."""
+    arm_lr: float = 3e-4
+    """Constant learning rate of the NTP-style continuations (RLP, CPT, mid-training)."""
+    # --- GRPO (and mid-training at its FLOPs)
+    grpo_steps: int = 8
+    """GRPO steps on the edge ops; the mid-training arm gets the same FLOPs."""
+    grpo_prompts: int = 16
+    """Prompts per GRPO step."""
+    grpo_rollouts: int = 4
+    """Responses per prompt (the group)."""
+    grpo_reward: str = "authors_gated"
+    """Process-verified reward of the GRPO arm (`rlpjax.reasoning.rewards`): the authors' gated form, as the paper's
+    process-reward runs used."""
+    grpo_lr: float = 1e-4
+    """Constant learning rate of GRPO."""
     # --- evaluation
-    eval_ops: tuple[int, ...] = (2, 3, 4, 5)
-    """Op counts of the held-out problems."""
-    eval_per_op: int = 12
-    """Held-out problems per op count (none of them in the corpus, checked by id)."""
-    samples: int = 8
-    """Samples per problem (n of pass@k)."""
+    eval_per_op: int = 40
+    """Held-out problems per evaluated op (none of them in any training corpus)."""
+    samples: int = 16
+    """Samples per problem (n of pass@k; pass@1 .. pass@n are reported)."""
     eval_temperature: float = 0.7
-    """Sampling temperature of the evaluation."""
-    eval_max_new_tokens: int = 192
-    """Completion length cap (an op-5 gold completion is about 130 tokens with the trained tokenizer)."""
-    eval_batch_size: int = 64
-    """Rows per sampler call."""
-    probe_docs: int = 16
+    """Sampling temperature of the evaluation (the paper's)."""
+    eval_max_new_tokens: int = 176
+    """Completion length cap (the longest gold completion of the hard op 5 is about 150 tokens with the trained
+    tokenizer)."""
+    eval_batch_size: int = 32
+    """Rows per sampler call: two problems' 16 samples. A call runs until its longest row stops, so small calls stop
+    sooner; on the 2-core CPU 32 rows evaluated 31% faster than 256 (measured on the base, op 4)."""
+    probe_docs: int = 8
     """Held-out documents on which the thought probe samples thoughts."""
     seed: int = 0
-    """Seed of the corpus, the models, the held-out set and sampling."""
+    """Seed of the corpora, the models, the held-out set and sampling."""
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
 
+    @property
+    def eval_ops(self) -> tuple[int, ...]:
+        """Every evaluated op: train, edge and hard, ascending."""
+        return tuple(sorted({*self.train_ops, *self.edge_ops, *self.hard_ops}))
+
+    def split_of(self, op: int) -> str:
+        """"train", "edge" or "hard": the group an evaluated op belongs to."""
+        return "train" if op in self.train_ops else "edge" if op in self.edge_ops else "hard"
+
 
 SCALES: dict[str, dict] = {
-    "tiny": dict(train_ops=(2, 3), per_op=24, vocab_size=320, hidden_size=32, num_layers=1, num_heads=2,
-                 num_kv_heads=1, seq_len=96, batch_size=8, pretrain_steps=3, rlp_steps=2, rlp_docs=8,
-                 rlp_positions=1, rlp_group=2, rlp_thought_tokens=4, eval_ops=(2, 3), eval_per_op=2, samples=2,
-                 eval_max_new_tokens=8, eval_batch_size=8, probe_docs=2),
+    "tiny": dict(train_ops=(2,), edge_ops=(3,), hard_ops=(), per_op=24, continue_per_op=12, mid_per_op=12,
+                 vocab_size=320, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, seq_len=128,
+                 batch_size=8, pretrain_steps=3, rlp_steps=2, rlp_docs=8, rlp_group=2, rlp_thought_tokens=6,
+                 grpo_steps=2, grpo_prompts=2, grpo_rollouts=2, eval_per_op=2, samples=2, eval_max_new_tokens=8,
+                 eval_batch_size=8, probe_docs=2),
     "small": {},
-    "medium": dict(per_op=4000, hidden_size=256, num_layers=6, pretrain_steps=2000, rlp_steps=100, rlp_docs=8,
-                   rlp_group=8, rlp_thought_tokens=32, eval_ops=(2, 3, 4, 5, 6, 7), eval_per_op=50, samples=16),
-    "large": dict(train_ops=tuple(range(2, 11)), per_op=20000, hidden_size=512, num_layers=8, num_heads=8,
-                  seq_len=512, batch_size=32, pretrain_steps=10000, pretrain_lr=1e-3, rlp_steps=200, rlp_docs=16,
-                  rlp_group=16, rlp_thought_tokens=64, eval_ops=tuple(range(2, 11)), eval_per_op=100, samples=32,
-                  eval_max_new_tokens=512),
+    "medium": dict(per_op=8000, continue_per_op=3000, mid_per_op=4000, hidden_size=256, num_layers=6,
+                   pretrain_steps=3000, rlp_steps=100, rlp_docs=16, rlp_group=8, grpo_steps=60, grpo_prompts=32,
+                   grpo_rollouts=8, eval_per_op=100, samples=32),
+    "large": dict(train_ops=tuple(range(2, 9)), edge_ops=(9, 10), hard_ops=(11, 12), per_op=20000,
+                  continue_per_op=5000, mid_per_op=8000, hidden_size=512, num_layers=8, num_heads=8, seq_len=512,
+                  batch_size=32, pretrain_steps=10000, pretrain_lr=1e-3, rlp_steps=200, rlp_docs=16, rlp_group=16,
+                  rlp_thought_tokens=256, grpo_steps=200, grpo_prompts=64, grpo_rollouts=8, eval_per_op=200,
+                  samples=64, eval_max_new_tokens=512),
 }
 """Named scales: field overrides of the defaults ("small" is the default itself)."""
 

@@ -146,3 +146,18 @@ def test_steps_updates_schedule_and_flops_count_ppo_updates(tmp_path):
     flops = [task._flops(r["length_mean"]) for r in records]
     assert any(r["length_mean"] < cap for r in records)  # else the test could not tell measured from cap
     np.testing.assert_allclose([r["flops_cumulative"] for r in records], np.cumsum(flops), rtol=1e-12)
+
+
+def test_position_settings_are_one_line_errors_before_any_step():
+    from rlpjax.config_io import ConfigError
+
+    with pytest.raises(ConfigError, match="rlp.position_strategy is 'surprise'; choose one of"):
+        get_task(_tiny_rlp_config("rlp.position_strategy=surprise")).rollout_settings()
+    with pytest.raises(ConfigError, match="needs exactly one"):  # the byte tokenizer spells <answer> in 8 tokens
+        get_task(_tiny_rlp_config("rlp.position_strategy=after_token", "rlp.position_token=<answer>")).rollout_settings()
+    with pytest.raises(ConfigError, match="needs exactly one"):
+        get_task(_tiny_rlp_config("rlp.position_strategy=after_token")).rollout_settings()
+    settings = get_task(_tiny_rlp_config("rlp.position_strategy=after_token", "rlp.position_token=a")).rollout_settings()
+    from rlpjax.data import load_tokenizer
+
+    assert [settings.position_token_id] == load_tokenizer("byte").encode("a")
