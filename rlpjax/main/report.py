@@ -60,7 +60,12 @@ def _by_k(table: dict) -> dict:
     return {str(k): float(p) for k, p in table["unbiased"].items()}
 
 
-def summarize(job, results: dict, reports: dict, metrics: dict) -> dict:
+def read_probed(job) -> dict[str, list[dict]]:
+    """The probe's thoughts of base and RLP (eval/thoughts_{arm}.jsonl)."""
+    return {arm: _read_jsonl(job.root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
+
+
+def summarize(job, results: dict, reports: dict, metrics: dict, probed: dict) -> dict:
     """The numbers of summary.json (see the module docstring)."""
     s, stages = job.settings, job.state["stages"]
     ks = reports["base"]["ks"]
@@ -76,7 +81,6 @@ def summarize(job, results: dict, reports: dict, metrics: dict) -> dict:
               for k in sorted({ks[0], ks[-1]})]
     cpt, mid = stages["cpt"]["compute"], stages["mid"]["compute"]
     probe = stages["probe"]
-    probed = {arm: _read_jsonl(job.root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
     return {
         "arms": list(ARMS), "problems_per_op": s.eval_per_op, "ks": ks, "estimator": "unbiased",
         "by_op": {arm: {str(op): _by_k(table) for op, table in reports[arm]["by_op"].items()} for arm in ARMS},
@@ -191,7 +195,8 @@ def write_main_report(job) -> pathlib.Path:
     metrics = {arm: read_metrics(job.arm_dir(arm)) for arm in ARMS}
     results = {arm: read_results(job.eval_dir(arm)) for arm in ARMS}
     reports = {arm: aggregate(results[arm]) for arm in ARMS}
-    numbers = summarize(job, results, reports, metrics)
+    probed = read_probed(job)
+    numbers = summarize(job, results, reports, metrics, probed)
     (root / "summary.json").write_text(json.dumps(numbers, indent=1) + "\n")
     ks = numbers["ks"]
     k_shown = sorted({ks[0], ks[-1]})
@@ -233,7 +238,7 @@ def write_main_report(job) -> pathlib.Path:
               nll_table(numbers), "",
               "## Curves", "", f"![loss curves]({figures['loss'].name})", "",
               f"![RL rewards]({figures['reward'].name})", ""]
-    lines += _probe_section(job)
+    lines += _probe_section(job, probed)
     lines += ["", "## Files", "",
               "- `main_state.json`: the settings and what each stage recorded (wall time, steps, compute, eval summaries)",
               "- `corpus/`: the generated problems and their training documents",
@@ -245,9 +250,8 @@ def write_main_report(job) -> pathlib.Path:
     return path
 
 
-def _probe_section(job) -> list[str]:
+def _probe_section(job, probed: dict[str, list[dict]]) -> list[str]:
     s, probe = job.settings, job.state["stages"]["probe"]
-    probed = {arm: _read_jsonl(job.root / "eval" / f"thoughts_{arm}.jsonl") for arm in ("base", "rlp")}
     lines = ["## Where RLP's thoughts helped and where they did not", "",
              f"Probe: on {s.probe_docs} held-out documents (half with their solution, half question then answer), "
              f"each model thinks at evenly spaced positions ({s.rlp_group} thoughts each) and every thought is scored "

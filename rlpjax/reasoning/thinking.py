@@ -73,6 +73,7 @@ def rewrite_corpus(src: str | pathlib.Path, dst: str | pathlib.Path, shares: dic
     if not files:
         raise ConfigError(f"no {pattern} corpus files in {str(src)!r}; generate the corpus first")
     dst.mkdir(parents=True, exist_ok=True)
+    shares = check_shares(shares)  # once, not per record
     counts = dict.fromkeys(KINDS, 0)
     for path in files:
         lines = []
