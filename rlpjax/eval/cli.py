@@ -2,7 +2,7 @@
 
 DIR is a run directory (newest step), an rlpjax model directory or a Hugging Face directory (see `loading.py`).
 Writes into --out (default DIR/eval/<suite>/): report.json (both pass@k estimators, named, and the settings),
-report.md (markdown tables), PNG plots (controlled: pass@k by split and by op; math: pass@k curves) and
+report.md (markdown tables), PNG plots (controlled: pass@k by split and by op, the gold documents' NLL by op; math: pass@k curves) and
 examples.jsonl (a few prompts with their first completion and verdict). Prints the unbiased table and the path.
 
 Benchmarks: gsm8k, math500, aime25, amc23, minerva (shipped in ../shared/data/math/) and mmlu, mmlu_pro, gpqa (the
@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_controlled(args, ops, loaded, common, meta, out_dir, started):
     """Sample and verify the controlled suite, write its report; (HarnessOutput, unbiased markdown table)."""
     from rlpjax.eval.harness import evaluate_controlled
+    from rlpjax.eval.nll import nll_by_op
     from rlpjax.eval.report import aggregate, markdown_table, write_report
     from rlpjax.reasoning.corpora import corpus_ids
 
@@ -165,11 +166,12 @@ def _run_controlled(args, ops, loaded, common, meta, out_dir, started):
     sampling = sampling_for("controlled", args)
     output = evaluate_controlled(loaded.graphdef, loaded.params, loaded.tokenizer, ops=ops, templates=templates,
                                  modes=modes, per_op=args.per_op, exclude_ids=exclude, **sampling, **common)
+    nll, nll_ops = nll_by_op(loaded, list(output.problems))
     drawn = {key: collections.Counter(getattr(r, key) for r in output.results) for key in ("template", "mode")}
     meta = {**meta, **sampling, "verdict": "VerifiedCorrect", "ops": args.ops, "per_op": args.per_op,
-            "templates": _drawn(drawn["template"]), "modes": _drawn(drawn["mode"]),
+            "templates": _drawn(drawn["template"]), "modes": _drawn(drawn["mode"]), "heldout_nll": round(nll, 4),
             "seconds": round(time.perf_counter() - started, 1)}
-    write_report(output.results, out_dir, meta=meta)
+    write_report(output.results, out_dir, meta=meta, nll_by_op=nll_ops)
     return output, markdown_table(aggregate(output.results), "unbiased")
 
 

@@ -49,12 +49,13 @@ class MathResult:
 
 
 class HarnessOutput(NamedTuple):
-    """Per-problem results, a few worked examples (dicts of prompt, completion, gold and verdict) and the number
-    of bad records skipped when loading."""
+    """Per-problem results, a few worked examples (dicts of prompt, completion, gold and verdict), the number
+    of bad records skipped when loading, and (controlled suite) the problem records evaluated, for their NLL."""
 
     results: list
     examples: list[dict]
     skipped: int = 0
+    problems: Sequence = ()
 
 
 def _sampling(temperature: float, top_p: float, max_new_tokens: int) -> SamplingSettings:
@@ -76,7 +77,7 @@ def score_controlled(records: Sequence[dict], completions: Sequence[Sequence[str
                              "gold": completion_text(record), "verified_correct": verdicts[0].verified_correct,
                              "process_acc": verdicts[0].process_acc, "reason": verdicts[0].reason,
                              "correct_samples": sum(results[-1].flags)})
-    return HarnessOutput(results, examples)
+    return HarnessOutput(results, examples, problems=tuple(records))
 
 
 def evaluate_controlled(graphdef, params, tokenizer, *, ops: Collection[int], templates: Collection[str],

@@ -14,59 +14,22 @@ import dataclasses
 import json
 import pathlib
 
-import jax
 import numpy as np
-from flax import nnx
 
-from rlpjax.data.packing import rows_to_batch
 from rlpjax.eval.generate import generate
 from rlpjax.eval.harness import CONTROLLED_STOP, score_controlled
+from rlpjax.eval.nll import nll_by_op
 from rlpjax.eval.report import ProblemResult, write_report
 from rlpjax.main.settings import MainSettings
-from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.reasoning.corpora import build_eval_set
-from rlpjax.reasoning.format import document_text, prompt_text
+from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.verify import verify
 from rlpjax.sampling import SamplingSettings
-
-NLL_BATCH = 8
-"""Documents per teacher-forced pass of the held-out loss."""
 
 
 def heldout_problems(s: MainSettings, exclude_ids) -> list[dict]:
     """The held-out problems (the same list `evaluate_controlled` samples)."""
     return build_eval_set(list(s.eval_ops), list(s.templates), list(s.modes), s.eval_per_op, s.seed, exclude_ids)
-
-
-def heldout_nll(loaded, texts: list[str], seq_len: int) -> tuple[float, float]:
-    """(summed next-token loss in nats, tokens) of a model on documents, each in its own row of `seq_len` tokens."""
-    tok = loaded.tokenizer
-    bos = [tok.bos_id] if loaded.add_bos and tok.bos_id is not None else []
-    eos = [tok.eos_id] if tok.eos_id is not None else []
-    rows = [np.asarray((bos + ids + eos)[:seq_len], np.int32) for ids in tok.encode_batch(texts)]
-
-    @jax.jit
-    def summed(params, batch):
-        logits = nnx.merge(loaded.graphdef, params)(batch["tokens"], batch["positions"], batch["segment_ids"])
-        _, metrics = ntp_loss(logits, batch["tokens"], batch["segment_ids"])
-        return metrics["nll"] * metrics["num_tokens"], metrics["num_tokens"]
-
-    total, count = 0.0, 0.0
-    for start in range(0, len(rows), NLL_BATCH):
-        chunk = rows[start:start + NLL_BATCH]
-        chunk = chunk + [np.zeros(0, np.int32)] * (NLL_BATCH - len(chunk))  # empty rows count no tokens
-        nll_sum, n = jax.device_get(summed(loaded.params, rows_to_batch([[r] for r in chunk], seq_len,
-                                                                         tok.pad_id or 0, with_lengths=False)))
-        total, count = total + float(nll_sum), count + float(n)
-    return total, count
-
-
-def nll_by_op(loaded, problems: list[dict], seq_len: int) -> tuple[float, dict[int, float]]:
-    """Held-out next-token loss (nats / token) over all problems' solution documents, and per op."""
-    sums = {op: heldout_nll(loaded, [document_text(p) for p in problems if p["op"] == op], seq_len)
-            for op in sorted({p["op"] for p in problems})}
-    total, count = (sum(values) for values in zip(*sums.values()))
-    return total / max(count, 1.0), {op: nll / max(n, 1.0) for op, (nll, n) in sums.items()}
 
 
 def evaluate_arm(arm: str, run_dir: pathlib.Path, out_dir: pathlib.Path, s: MainSettings, exclude_ids,

@@ -119,9 +119,12 @@ def test_cli_controlled_on_model_dir(model_dir, capsys):
                              "--templates", "A"], capsys)
     out_dir = model_dir / "eval" / "controlled"
     assert code == 0 and "pass@1" in out and str(out_dir) in out
-    for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png", "examples.jsonl"):
+    for name in ("report.json", "report.md", "passk_by_split.png", "passk_by_op.png", "nll_by_op.png",
+                 "examples.jsonl"):
         assert (out_dir / name).stat().st_size > 0
-    meta = json.loads((out_dir / "report.json").read_text())["meta"]
+    report = json.loads((out_dir / "report.json").read_text())
+    meta = report["meta"]
+    assert sorted(report["nll_by_op"]) == ["2", "3"] and all(v > 0 for v in report["nll_by_op"].values())
     assert meta["samples"] == 2 and meta["modes"] == "forward (2), reverse (2)" and meta["templates"] == "A (4)"
 
 
