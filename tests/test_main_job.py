@@ -61,7 +61,7 @@ def test_documents_carry_every_render_and_the_arms_read_the_right_corpora(finish
     assert all("<think>" in d["text"] and "<solution>" not in d["text"] for d in by_kind["think"])
     assert all("<think>" not in d["text"] and "<solution>" not in d["text"] for d in by_kind["direct"])
     rlp = json.loads((finished_run / "rlp" / "config.json").read_text())
-    assert rlp["rlp"]["position_strategy"] == "after_token" and rlp["rlp"]["position_token"] == "<answer>"
+    assert rlp["rlp"]["position_strategy"] == "after_token" and rlp["rlp"]["position_token"] == "</question>"
     assert rlp["data"]["sources"][0]["path"].endswith("documents/*continue-*.jsonl")
     base = json.loads((finished_run / "base" / "config.json").read_text())
     assert base["data"]["mode"] == "packed_whole" and base["optimizer"]["schedule"] == "wsd"
@@ -94,6 +94,15 @@ def test_report_has_the_passk_table_for_every_arm(finished_run):
                     "## Where RLP's thoughts helped", "## Sample thoughts", "![pass@k by op](passk_by_op.png)",
                     "![RL rewards](rl_rewards.png)"):
         assert section in report, section
+
+
+def test_probe_thinks_where_rlp_thinks_and_scores_the_answer(finished_run):
+    for arm in ("base", "rlp"):
+        lines = (finished_run / "eval" / f"thoughts_{arm}.jsonl").read_text().splitlines()
+        probed = [json.loads(line) for line in lines]
+        assert {p["op"] for p in probed} == {2, 3} and len(probed) == 2 * 2 * 2  # ops x probe_docs x group
+        # The scored tokens follow `</question>` in a direct document: the answer tag, then the answer.
+        assert all(p["scored"].lstrip().startswith("<answer>") for p in probed), probed[0]["scored"]
 
 
 def test_matched_arms_spend_the_compute_of_their_pair(finished_run):

@@ -2,8 +2,9 @@
 
 - base: NTP from random init on the pre-training corpus (ops `train_ops`), whole documents packed into rows
   (`data.mode=packed_whole`: no document is cut from its problem), warmup-stable-decay schedule;
-- rlp:  RLP from the base on the continuation corpus (fresh problems, the same mixture of renders), thinking right
-  before `<answer>` (`rlp.position_strategy=after_token`);
+- rlp:  RLP from the base on the continuation corpus (fresh problems at the train and edge ops, answers alone),
+  thinking right after `</question>` (`rlp.position_strategy=after_token`), where the base's pre-training thoughts
+  sat, and scored on the answer (`rlp.horizon`);
 - cpt:  NTP from the base on the continuation corpus for as many steps as cost the RLP arm's FLOPs;
 - grpo: GRPO from the base on the edge ops with a process-verified reward;
 - mid:  NTP from the base on the mid-training corpus (a mixture shifted toward the edge ops) at the GRPO arm's
@@ -25,7 +26,7 @@ import jax
 from rlpjax import compute
 from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, MeshConfig, ModelConfig,
                            OptimizerConfig, RLPConfig, RunConfig, SourceConfig)
-from rlpjax.main.settings import MainSettings
+from rlpjax.main.settings import THINK_AFTER, MainSettings
 
 ARM_DATA_SEED = 1
 """Data-order seed of the continuations (the base read seed 0)."""
@@ -81,12 +82,14 @@ def _arm_optimizer(lr: float) -> OptimizerConfig:
 
 def rlp_config(s: MainSettings, model: ModelConfig, corpus_glob: str, tokenizer: pathlib.Path,
                run_dir: pathlib.Path, base_dir: pathlib.Path, progress: bool = True) -> Config:
-    """RLP from the base: one position per document, right after `<answer>`, G thoughts there; the paper's h = 1."""
+    """RLP from the base: one position per document, right after `</question>`, G thoughts there, scored over the
+    `rlp_horizon` tokens that end with the answer."""
     return Config(model=model, mesh=mesh_for(s.rlp_docs),
                   data=_data(s, corpus_glob, tokenizer, "documents", s.rlp_docs, ARM_DATA_SEED),
                   optimizer=_arm_optimizer(s.arm_lr),
                   rlp=RLPConfig(group_size=s.rlp_group, positions_per_doc=1, position_strategy="after_token",
-                                position_token="<answer>", max_thought_tokens=s.rlp_thought_tokens,
+                                position_token=THINK_AFTER, horizon=s.rlp_horizon,
+                                max_thought_tokens=s.rlp_thought_tokens,
                                 temperature=s.rlp_temperature, ema_tau=s.rlp_ema_tau),
                   checkpoint=_checkpoint(s.rlp_steps),
                   run=_run("rlp", run_dir, "rlp", s.rlp_steps, s.seed + 1, str(base_dir), progress))

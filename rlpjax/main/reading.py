@@ -70,7 +70,7 @@ def reading(n: dict) -> str:
         verdict = "no measurable change (within two standard errors)"
     else:
         verdict = "thinking became more useful after RLP" if delta > 0 else "thinking became less useful after RLP"
-    parts.append(f"On held-out documents RLP's thoughts changed the next token's log-probability by "
+    parts.append(f"On held-out problems RLP's thoughts before the answer changed its log-probability by "
                  f"{gain['rlp']:+.3f} nats on average ({_pct(helped['rlp'])} helped), against {gain['base']:+.3f} "
                  f"({_pct(helped['base'])}) for the base model's thoughts: {verdict}.")
     return " ".join(parts)

@@ -146,10 +146,10 @@ def outcome_table(outcomes: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def _thought_rows(items: list[dict]) -> list[str]:
-    lines = ["| gain (nats) | context tail | thought | next token | where |", "|---:|---|---|---|---|"]
-    lines += [f"| {p['gain']:+.3f} | {_cell(p['context_tail'])} | {_cell(p['thought'])} | {_cell(p['next_token'])} "
-              f"| {p['section']} / {p['kind']} |" for p in items]
+def _thought_rows(items: list[dict], split_of) -> list[str]:
+    lines = ["| gain (nats) | op | thought | scored after it | closed |", "|---:|---|---|---|---|"]
+    lines += [f"| {p['gain']:+.3f} | {p['op']} ({split_of(p['op'])}) | {_cell(p['thought'])} | {_cell(p['scored'])} "
+              f"| {'yes' if p['closed'] else 'no'} |" for p in items]
     return lines
 
 
@@ -177,8 +177,8 @@ def _what_ran(job, numbers: dict) -> list[str]:
         f"(whole documents packed, none split), lr {s.pretrain_lr:g} warmup-stable-decay (last "
         f"{100 * s.decay_fraction:.0f}% linear decay)",
         f"- RLP: {stages['rlp']['steps']} steps, {s.rlp_docs} continuation documents x {s.rlp_group} thoughts right "
-        f"after `<answer>`, at most {s.rlp_thought_tokens} tokens (temperature {s.rlp_temperature}), EMA tau "
-        f"{s.rlp_ema_tau}, lr {s.arm_lr:g} constant",
+        f"after `</question>`, at most {s.rlp_thought_tokens} tokens (temperature {s.rlp_temperature}), scored on "
+        f"the next {s.rlp_horizon} tokens (through the answer), EMA tau {s.rlp_ema_tau}, lr {s.arm_lr:g} constant",
         f"- CPT: {stages['cpt']['steps']} NTP steps on the continuation corpus (RLP's FLOPs at the "
         f"{cpt['thought_len_source']} thought length {cpt['thought_len']:.1f}), lr {s.arm_lr:g} constant",
         f"- GRPO: {stages['grpo']['steps']} steps on ops {_ops(s.edge_ops)}, {s.grpo_prompts} prompts x "
@@ -253,21 +253,25 @@ def write_main_report(job) -> pathlib.Path:
 def _probe_section(job, probed: dict[str, list[dict]]) -> list[str]:
     s, probe = job.settings, job.state["stages"]["probe"]
     lines = ["## Where RLP's thoughts helped and where they did not", "",
-             f"Probe: on {s.probe_docs} held-out documents (half with their solution, half question then answer), "
-             f"each model thinks at evenly spaced positions ({s.rlp_group} thoughts each) and every thought is scored "
-             "by its information gain log p(x_t | context, thought) - log p(x_t | context), both terms from the same "
-             "model (files `eval/thoughts_{base,rlp}.jsonl`).", "",
-             "| where (section / next token) | thoughts | base: mean gain | base: helped | RLP: mean gain | "
-             "RLP: helped |", "|---|---:|---:|---:|---:|---:|"]
-    for place in sorted(set(probe["base"]["by_place"]) | set(probe["rlp"]["by_place"])) + ["overall"]:
-        b = probe["base"]["overall"] if place == "overall" else probe["base"]["by_place"].get(place)
-        r = probe["rlp"]["overall"] if place == "overall" else probe["rlp"]["by_place"].get(place)
-        count = (r or b)["thoughts"]
-        cells = [f"{x['mean_gain']:+.3f} | {100 * x['helped_frac']:.0f}%" if x else "- | -" for x in (b, r)]
-        lines.append(f"| {'**overall**' if place == 'overall' else place} | {count} | {cells[0]} | {cells[1]} |")
+             f"Probe: on {s.probe_docs} held-out problems per op, rendered question then answer, each model thinks "
+             f"where the RLP arm thinks (right after `</question>`, {s.rlp_group} thoughts each, at most "
+             f"{s.rlp_thought_tokens} tokens) and every thought is scored by its information gain on the next "
+             f"{s.rlp_horizon} tokens (through the answer), log p(x | context, thought) - log p(x | context), both "
+             "terms from the same model (files `eval/thoughts_{base,rlp}.jsonl`). helped: share of thoughts with a "
+             "positive gain; closed: share that ended with `</think>` within the cap.", "",
+             "| op | split | thoughts | base: mean gain | base: helped | base: closed | RLP: mean gain | RLP: helped "
+             "| RLP: closed |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for op in sorted(set(probe["base"]["by_op"]) | set(probe["rlp"]["by_op"]), key=int) + ["overall"]:
+        b = probe["base"]["overall"] if op == "overall" else probe["base"]["by_op"].get(op)
+        r = probe["rlp"]["overall"] if op == "overall" else probe["rlp"]["by_op"].get(op)
+        cells = [f"{x['mean_gain']:+.3f} | {100 * x['helped_frac']:.0f}% | {100 * x['closed_frac']:.0f}%" if x
+                 else "- | - | -" for x in (b, r)]
+        where = "**all** | " if op == "overall" else f"{op} | {s.split_of(int(op))}"
+        lines.append(f"| {where} | {(r or b)['thoughts']} | {cells[0]} | {cells[1]} |")
     ranked = sorted(probed["rlp"], key=lambda p: p["gain"])
-    lines += ["", "Where RLP's thoughts helped most (highest gain):", ""] + _thought_rows(ranked[::-1][:SHOWN_THOUGHTS])
-    lines += ["", "Where they hurt most (lowest gain):", ""] + _thought_rows(ranked[:SHOWN_THOUGHTS])
-    samples = [p for p in probed["rlp"] if p["group"] == 0][::max(1, len(probed["rlp"]) // (4 * SHOWN_THOUGHTS))]
-    lines += ["", "## Sample thoughts (RLP, first thought at spread-out positions)", ""]
-    return lines + _thought_rows(samples[:SHOWN_THOUGHTS + 1])
+    lines += ["", "Where RLP's thoughts helped most (highest gain):", ""]
+    lines += _thought_rows(ranked[::-1][:SHOWN_THOUGHTS], s.split_of)
+    lines += ["", "Where they hurt most (lowest gain):", ""] + _thought_rows(ranked[:SHOWN_THOUGHTS], s.split_of)
+    first_of_op = {p["op"]: p for p in reversed(probed["rlp"]) if p["group"] == 0}
+    lines += ["", "## Sample thoughts (RLP, the first thought at each op)", ""]
+    return lines + _thought_rows([first_of_op[op] for op in sorted(first_of_op)], s.split_of)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 ARMS = ("base", "rlp", "cpt", "grpo", "mid")
 """Every model the job evaluates: the base and its four continuations."""
+THINK_AFTER = "</question>"
+"""Where the RLP arm and the thought probe think: right after the question, as the "think" documents do."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,21 @@ class MainSettings:
     rlp_docs: int = 16
     """Documents per RLP step."""
     rlp_group: int = 4
-    """G: thoughts per position (one position per document: right after `<answer>`)."""
+    """G: thoughts per position (one position per document: right after `</question>`)."""
+    rlp_horizon: int = 5
+    """h: tokens scored after the thought. RLP thinks right after `</question>`, so they are " ", `<answer>`, " ",
+    the answer's first token and the one after it: the three before the number are near-certain with or without a
+    thought, so the reward is what the thought adds to the answer (h = 1, the paper's, would score only the space)."""
     rlp_thought_tokens: int = 160
     """Thought length cap (tokens after <think>, </think> included); the worked steps of an edge op fit in it."""
     rlp_temperature: float = 0.7
     """Sampling temperature of thoughts."""
     rlp_ema_tau: float = 0.9
     """EMA teacher decay (the paper's 0.999 would leave the teacher at the base over a few dozen steps)."""
-    arm_lr: float = 3e-4
-    """Constant learning rate of the NTP-style continuations (RLP, CPT, mid-training)."""
+    arm_lr: float = 1e-4
+    """Constant learning rate of the RLP, CPT and mid-training continuations (GRPO's too, as grpo_lr): at 3e-4 all
+    three lost ground on the train ops against the base (RLP -8 points of op-2 pass@1, CPT -9, measured); at 1e-4
+    RLP stayed within noise of it."""
     # --- GRPO (and mid-training at its FLOPs)
     grpo_steps: int = 8
     """GRPO steps on the edge ops; the mid-training arm gets the same FLOPs."""
@@ -111,7 +119,7 @@ class MainSettings:
     """Rows per sampler call: two problems' 16 samples. A call runs until its longest row stops, so small calls stop
     sooner; on the 2-core CPU 32 rows evaluated 31% faster than 256 (measured on the base, op 4)."""
     probe_docs: int = 8
-    """Held-out documents on which the thought probe samples thoughts."""
+    """Held-out problems per evaluated op on which the thought probe samples thoughts (where RLP thinks)."""
     seed: int = 0
     """Seed of the corpora, the models, the held-out set and sampling."""
 
@@ -131,7 +139,7 @@ class MainSettings:
 
 SCALES: dict[str, dict] = {
     "tiny": dict(train_ops=(2,), edge_ops=(3,), hard_ops=(), per_op=24, continue_per_op=12, mid_per_op=12,
-                 vocab_size=320, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, seq_len=128,
+                 vocab_size=320, hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, seq_len=192,
                  batch_size=8, pretrain_steps=3, rlp_steps=2, rlp_docs=8, rlp_group=2, rlp_thought_tokens=6,
                  grpo_steps=2, grpo_prompts=2, grpo_rollouts=2, eval_per_op=2, samples=2, eval_max_new_tokens=8,
                  eval_batch_size=8, probe_docs=2),

@@ -290,15 +290,13 @@ def stage_probe(job: Job) -> dict:
 
     s = job.settings
     problems = heldout_problems(s, training_ids(job))
-    step = max(1, len(problems) // s.probe_docs)  # spread the probed documents over the ops
-    # Half of the documents with their worked solution, half direct (question then answer): the probe sees both.
-    documents = [render(p, "solution" if i % 2 == 0 else "direct")
-                 for i, p in enumerate(problems[::step][:s.probe_docs])]
+    chosen = [p for op in s.eval_ops for p in [q for q in problems if q["op"] == op][:s.probe_docs]]
+    documents, ops = [render(p, "direct") for p in chosen], [p["op"] for p in chosen]
     out = {}
     for arm in ("base", "rlp"):
-        probed = probe(load_for_eval(job.arm_dir(arm)), documents, seq_len=s.seq_len, group=s.rlp_group,
-                       thought_cap=s.rlp_thought_tokens, temperature=s.rlp_temperature, seed=s.seed,
-                       progress=job.progress, desc=f"probe {arm}")
+        probed = probe(load_for_eval(job.arm_dir(arm)), documents, ops, group=s.rlp_group,
+                       thought_cap=s.rlp_thought_tokens, temperature=s.rlp_temperature, horizon=s.rlp_horizon,
+                       seed=s.seed, progress=job.progress, desc=f"probe {arm}")
         path = job.root / "eval" / f"thoughts_{arm}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(dataclasses.asdict(p)) + "\n" for p in probed))

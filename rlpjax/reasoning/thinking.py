@@ -5,10 +5,15 @@ out of distribution. Base models trained on reasoning data have seen worked step
 predict; this module gives the controlled corpus the same property. Each problem is rendered as one of
 
 - "solution": the standard document (`format.document_text`): question, worked solution, answer;
-- "think":    `<question> Q </question> <think> {worked solution} </think> <answer> n </answer>`: the worked steps
+- "think":    `<question> Q </question><think> {worked solution} </think> <answer> n </answer>`: the worked steps
               sit in a thought right before the answer they make predictable;
 - "direct":   `<question> Q </question> <answer> n </answer>`: the answer with no visible work, where a thought
-              before the answer is what RLP rewards (`rlp.position_strategy=after_token`, `position_token=<answer>`).
+              before the answer is what RLP rewards (`rlp.position_strategy=after_token`,
+              `position_token=</question>`).
+
+A "think" document is exactly a "direct" one with `<think> ... </think>` inserted right after `</question>` (no
+space before `<think>`), which is where and how an RLP rollout inserts its thought: the context a thought is sampled
+in, and the tokens scored after it, are the ones the base saw around its pre-training thoughts.
 
 Which render a problem gets is a pure function of its id and a seed (`render_kind`), so a corpus is reproducible
 and the shares hold to within sampling noise. The evaluation prompt ends in `<solution>`, so none of this changes
@@ -24,7 +29,7 @@ import pathlib
 from rlpjax.config_io import ConfigError
 from rlpjax.reasoning.format import document_text
 
-THINK_FORMAT = "<question> {problem} {question} </question> <think> {solution} </think> <answer> {answer} </answer>"
+THINK_FORMAT = "<question> {problem} {question} </question><think> {solution} </think> <answer> {answer} </answer>"
 DIRECT_FORMAT = "<question> {problem} {question} </question> <answer> {answer} </answer>"
 KINDS = ("solution", "think", "direct")
 

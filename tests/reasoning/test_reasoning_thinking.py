@@ -17,12 +17,19 @@ def test_each_render_is_the_documented_text():
                                           "</question> <solution> Define the number of owls as a; so a = 5. "
                                           "</solution> <answer> 5 </answer>")
     assert render(RECORD, "think") == ("<question> The number of owls equals 5. What is the number of owls? "
-                                       "</question> <think> Define the number of owls as a; so a = 5. </think> "
+                                       "</question><think> Define the number of owls as a; so a = 5. </think> "
                                        "<answer> 5 </answer>")
     assert render(RECORD, "direct") == ("<question> The number of owls equals 5. What is the number of owls? "
                                         "</question> <answer> 5 </answer>")
     with pytest.raises(ConfigError, match="unknown document kind 'essay'"):
         render(RECORD, "essay")
+
+
+def test_think_render_is_direct_with_the_thought_where_rlp_inserts_it():
+    """RLP thinks right after `</question>` (no space), then scores the direct document's next tokens: the think
+    render must be exactly that sequence, so pre-training thoughts sit where RLP's thoughts go."""
+    head, tail = render(RECORD, "direct").split("</question>")
+    assert render(RECORD, "think") == f"{head}</question><think> {RECORD['solution']} </think>{tail}"
 
 
 def test_render_kind_is_deterministic_and_follows_the_shares():
