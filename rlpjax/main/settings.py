@@ -55,8 +55,8 @@ class MainSettings:
     # --- model
     hidden_size: int = 128
     """Width of the residual stream."""
-    num_layers: int = 4
-    """Decoder blocks."""
+    num_layers: int = 3
+    """Decoder blocks (3 keeps the job within 15 minutes: decoding, a third of the job, costs per layer)."""
     num_heads: int = 4
     """Query heads (head_dim = hidden_size / num_heads)."""
     num_kv_heads: int = 2
@@ -66,14 +66,14 @@ class MainSettings:
     # --- NTP base
     batch_size: int = 16
     """Rows per NTP step (base, CPT, mid-training)."""
-    pretrain_steps: int = 1200
+    pretrain_steps: int = 1400
     """NTP steps of the base model."""
     pretrain_lr: float = 3e-3
     """Peak learning rate of the base: warmup, constant, then a linear decay over the last `decay_fraction`."""
     decay_fraction: float = 0.25
     """Share of the base's steps in the final decay (warmup-stable-decay schedule)."""
     # --- RLP (and CPT at its FLOPs)
-    rlp_steps: int = 12
+    rlp_steps: int = 10
     """RLP steps; the CPT arm gets as many NTP steps as cost the same FLOPs."""
     rlp_docs: int = 16
     """Documents per RLP step."""
@@ -94,7 +94,7 @@ class MainSettings:
     three lost ground on the train ops against the base (RLP -8 points of op-2 pass@1, CPT -9, measured); at 1e-4
     RLP stayed within noise of it."""
     # --- GRPO (and mid-training at its FLOPs)
-    grpo_steps: int = 8
+    grpo_steps: int = 6
     """GRPO steps on the edge ops; the mid-training arm gets the same FLOPs."""
     grpo_prompts: int = 16
     """Prompts per GRPO step."""

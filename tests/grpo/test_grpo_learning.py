@@ -1,13 +1,13 @@
 """Learning signal on verified solving: GRPO with the authors' process-verified reward raises held-out pass@1.
 
-The base is the main job's default base (`rlpjax.main`, `MainSettings()`): a 4-layer, 128-wide model pre-trained with
+The base is the main job's default base (`rlpjax.main`, `MainSettings()`): a 3-layer, 128-wide model pre-trained with
 NTP on ops 2-3 of the controlled corpus, which solves most op-2 problems and some op-3 problems (verified: every
 step and the answer right). GRPO then trains 30 steps on its own stream of ops 2-3 problems with `authors_gated`
 (R_out * (a + (1 - a) R_pv'): zero unless the answer is right, more for right steps), and both models are evaluated
 on the same 40 held-out op-3 problems with 16 samples each. The check is the paired per-problem pass@1 difference
 (`rlpjax.main.comparison`), which is immune to how hard the particular problems are.
 
-Marked slow (about 10 minutes on a quiet 2-core CPU: 6 of pre-training, 30 GRPO steps, two evaluations); the GRPO
+Marked slow (about 13 minutes on a quiet 2-core CPU: 8 of pre-training, 30 GRPO steps, two evaluations); the GRPO
 task's code path is covered in the default run by tests/grpo/test_grpo_task_loss.py, the CPU-scale presets in
 test_controlled_presets.py and the main job's end-to-end test.
 """

@@ -112,8 +112,8 @@ def test_train_sigkill_resume_and_eval_on_a_gs_run_directory(gcs):
     assert evaluate.returncode == 0, evaluate.stdout + evaluate.stderr
     out = f"{BUCKET}/run/eval/controlled"
     assert sorted(p.split("/")[-1] for p in fs.ls(out)) == [
-        "examples.jsonl", "failures.png", "passk_by_context.png", "passk_by_op.png", "passk_by_split.png",
-        "report.json", "report.md"]
+        "examples.jsonl", "failures.png", "nll_by_op.png", "passk_by_context.png", "passk_by_op.png",
+        "passk_by_split.png", "report.json", "report.md"]
     report = json.loads(fs.cat(f"{out}/report.json"))
     assert report["meta"]["checkpoint"] == f"run directory {RUN}, step {final} (newest)"
     assert report["by_op"]["2"]["problems"] == 2
