@@ -8,6 +8,8 @@ the real tokens and divided once, per op and overall (a token-weighted mean, not
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 from flax import nnx
@@ -31,21 +33,24 @@ def document_rows(loaded, texts: list[str]) -> list[np.ndarray]:
     return [np.asarray(bos + ids + eos, np.int32) for ids in tok.encode_batch(texts)]
 
 
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _summed(graphdef, params, batch):
+    """(summed nats, tokens) of one batch; one compile per model structure and row length, shared by every op
+    and every model evaluated in the process."""
+    logits = nnx.merge(graphdef, params)(batch["tokens"], batch["positions"], batch["segment_ids"])
+    _, metrics = ntp_loss(logits, batch["tokens"], batch["segment_ids"])
+    return metrics["nll"] * metrics["num_tokens"], metrics["num_tokens"]
+
+
 def summed_nll(loaded, rows: list[np.ndarray], seq_len: int) -> tuple[float, float]:
     """(summed next-token loss in nats, tokens counted) over `rows`, each cut to `seq_len` tokens."""
-    @jax.jit
-    def summed(params, batch):
-        logits = nnx.merge(loaded.graphdef, params)(batch["tokens"], batch["positions"], batch["segment_ids"])
-        _, metrics = ntp_loss(logits, batch["tokens"], batch["segment_ids"])
-        return metrics["nll"] * metrics["num_tokens"], metrics["num_tokens"]
-
     pad_id = loaded.tokenizer.pad_id or 0
     total, count = 0.0, 0.0
     for start in range(0, len(rows), NLL_BATCH):
         chunk = [row[:seq_len] for row in rows[start:start + NLL_BATCH]]
         chunk = chunk + [np.zeros(0, np.int32)] * (NLL_BATCH - len(chunk))  # empty rows count no tokens
-        nll_sum, n = jax.device_get(summed(loaded.params, rows_to_batch([[r] for r in chunk], seq_len, pad_id,
-                                                                         with_lengths=False)))
+        batch = rows_to_batch([[r] for r in chunk], seq_len, pad_id, with_lengths=False)
+        nll_sum, n = jax.device_get(_summed(loaded.graphdef, loaded.params, batch))
         total, count = total + float(nll_sum), count + float(n)
     return total, count
 
