@@ -20,11 +20,17 @@ def model_parts():
     return graphdef, params
 
 
+@nnx.jit
+def _forward(model, tokens_bt):
+    """[B, T, V] logits of one plain forward, jitted: run op by op, each new length costs seconds on a 2-core CPU."""
+    return model(tokens_bt)
+
+
 def _teacher_forced_logprobs(graphdef, params, prompt, generated):
     """log p(generated[i] | prompt + generated[:i]) by one plain forward over the whole sequence."""
     model = nnx.merge(graphdef, params)
     seq = jnp.asarray(list(prompt) + list(generated), jnp.int32)[None]
-    logp = jax.nn.log_softmax(model(seq)[0], axis=-1)
+    logp = jax.nn.log_softmax(_forward(model, seq)[0], axis=-1)
     start = len(prompt) - 1
     return np.array([logp[start + i, tok] for i, tok in enumerate(generated)])
 
@@ -52,7 +58,7 @@ def test_greedy_is_argmax_and_stops_at_stop_token(model_parts):
     prompt = [4, 9, 2]
     seq = list(prompt)
     for _ in range(5):
-        seq.append(int(jnp.argmax(model(jnp.asarray(seq, jnp.int32)[None])[0, -1])))
+        seq.append(int(jnp.argmax(_forward(model, jnp.asarray(seq, jnp.int32)[None])[0, -1])))
     greedy = seq[len(prompt):]
     stop = greedy[2]
     settings = SamplingSettings(max_new_tokens=5, temperature=0.0, stop_tokens=(stop,), pad_id=0)
@@ -80,7 +86,7 @@ def test_sampling_logprobs_are_tempered_truncated_distribution(model_parts):
                  jax.random.PRNGKey(5), settings)
     model = nnx.merge(graphdef, params)
     seq = [5, 6, 7] + [int(t) for t in out.tokens_bl[0]]
-    logits = np.asarray(model(jnp.asarray(seq, jnp.int32)[None])[0], np.float64)
+    logits = np.asarray(_forward(model, jnp.asarray(seq, jnp.int32)[None])[0], np.float64)
     for i in range(3):
         expected = _numpy_truncated_logprobs(logits[2 + i], 0.7, 8, 0.9)[seq[3 + i]]
         np.testing.assert_allclose(float(out.logprobs_sampling_bl[0, i]), expected, atol=1e-4)
@@ -132,7 +138,7 @@ def test_min_new_tokens_masks_the_stop_token(model_parts):
     graphdef, params = model_parts
     model = nnx.merge(graphdef, params)
     prompt = jnp.asarray([[3, 5, 7]], jnp.int32)
-    first = int(jnp.argmax(model(prompt)[0, -1]))
+    first = int(jnp.argmax(_forward(model, prompt)[0, -1]))
     settings = SamplingSettings(max_new_tokens=6, temperature=0.0, stop_tokens=(first,))
     free = sample(graphdef, params, prompt, jnp.asarray([3]), jax.random.PRNGKey(0), settings)
     assert int(free.lengths_b[0]) == 1 and bool(free.stopped_b[0])
@@ -142,7 +148,7 @@ def test_min_new_tokens_masks_the_stop_token(model_parts):
     assert first not in tokens[:3]
     seq = [3, 5, 7]
     for token in tokens[:3]:  # independent greedy decode with the stop token's logit removed
-        logits = np.array(model(jnp.asarray([seq], jnp.int32))[0, -1])
+        logits = np.array(_forward(model, jnp.asarray([seq], jnp.int32))[0, -1])
         logits[first] = -np.inf
         assert token == int(np.argmax(logits))
         seq.append(token)

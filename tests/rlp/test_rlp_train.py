@@ -89,10 +89,16 @@ def _one_step_loss(cfg, mesh):
     return {k: float(metrics[k]) for k in ("loss", "reward_mean", "s_pred_mean", "grad_norm")}
 
 
-@pytest.mark.parametrize("shape", [(8, 1, 1), (2, 2, 2)])
-def test_rlp_step_is_mesh_invariant(shape):
+@pytest.fixture(scope="module")
+def single_device_step():
+    """(config, the step's metrics on one device): the reference both mesh shapes are compared with."""
     cfg = _tiny_rlp_config()
-    single = _one_step_loss(cfg, make_mesh(MeshConfig(1, 1, 1), devices=jax.devices()[:1]))
+    return cfg, _one_step_loss(cfg, make_mesh(MeshConfig(1, 1, 1), devices=jax.devices()[:1]))
+
+
+@pytest.mark.parametrize("shape", [(8, 1, 1), (2, 2, 2)])
+def test_rlp_step_is_mesh_invariant(single_device_step, shape):
+    cfg, single = single_device_step
     sharded = _one_step_loss(cfg, make_mesh(MeshConfig(*shape)))
     for key, value in single.items():
         np.testing.assert_allclose(sharded[key], value, rtol=2e-4, atol=1e-6, err_msg=key)
