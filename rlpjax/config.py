@@ -6,6 +6,11 @@ objective, checkpoint, run). Every field has a docstring directly below it. Pres
 `model.num_layers=4 rlp.group_size=8`, parsed by the field's declared type (never `eval`). The resolved config is
 written as JSON with every run and `Config.from_json` reloads it.
 
+Fields with a fixed set of values are typed `Literal[...]` (the aliases below): `config_io` refuses any other value
+when it parses an override or a JSON / YAML file, and `config_checks.validate` when a preset builds one in Python,
+with one line naming the field and the choices. The modules that act on a choice take their tuple of names from
+here (`typing.get_args(Schedule)`), so a new value is added in one place.
+
 The machinery (parsing, overrides, JSON) lives in `rlpjax/config_io.py`; this file holds only the schema.
 """
 
@@ -13,13 +18,39 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
+
+Family = Literal["llama", "qwen2", "qwen3"]
+"""Architecture families of `model.family`."""
+DType = Literal["float32", "bfloat16"]
+"""Parameter and compute dtypes."""
+RematPolicy = Literal["none", "full", "dots"]
+"""Activation rematerialisation policies per block."""
+SourceFormat = Literal["auto", "jsonl", "parquet", "arrayrecord", "builtin", "controlled"]
+"""Formats of a data source."""
+DataMode = Literal["packed", "packed_whole", "padded", "documents"]
+"""How documents become rows (`data.mode`)."""
+Schedule = Literal["constant", "cosine", "linear", "wsd"]
+"""Learning-rate schedules."""
+PositionStrategy = Literal["uniform", "stride", "surprisal", "last", "after_token"]
+"""Where RLP thinks (`objectives.positions.select_positions`)."""
+RatioLogprobs = Literal["sampling", "model"]
+"""Distribution of the old / new / reference log-probs of RLP and GRPO."""
+Aggregation = Literal["token_mean", "seq_mean"]
+"""Reductions of per-token losses (`objectives.policy_gradient.aggregate_tokens`)."""
+EdgePass = Literal["verified", "answer"]
+"""What the GRPO edge filter counts as a pass."""
+LogMode = Literal["bar", "lines"]
+"""Console progress styles."""
+Tracker = Literal["tensorboard", "wandb", "trackio"]
+"""Experiment trackers."""
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """A decoder of the Llama / Qwen2 / Qwen3 family (the flags below select the family's features)."""
 
-    family: str = "qwen3"
+    family: Family = "qwen3"
     """Architecture family: "llama", "qwen2" or "qwen3"; names the Hugging Face architecture on export."""
     vocab_size: int = 512
     """Number of token ids (embedding rows)."""
@@ -47,13 +78,13 @@ class ModelConfig:
     """RMSNorm on each query and key head before RoPE (Qwen3)."""
     max_seq_len: int = 2048
     """Longest position the model is used at (documents, thoughts and caches are checked against it)."""
-    param_dtype: str = "float32"
+    param_dtype: DType = "float32"
     """Storage dtype of the parameters: "float32" or "bfloat16"."""
-    compute_dtype: str = "float32"
+    compute_dtype: DType = "float32"
     """Dtype of activations and matmuls: "float32" or "bfloat16" (softmax and norms accumulate in float32)."""
     scan_layers: bool = False
     """Run the decoder blocks under `jax.lax.scan` (one compiled block, faster compiles for deep models)."""
-    remat_policy: str = "none"
+    remat_policy: RematPolicy = "none"
     """Activation rematerialisation per block: "none", "full" (save nothing) or "dots" (save matmul outputs)."""
     init_std: float = 0.02
     """Standard deviation of the normal initialiser of all weight matrices and embeddings."""
@@ -79,7 +110,7 @@ class SourceConfig:
     """Name of the source (used in metrics and mixture weights)."""
     path: str = ""
     """A file, a directory or a glob of shards (local or gs://); empty for the built-in sources."""
-    format: str = "auto"
+    format: SourceFormat = "auto"
     """"auto" (from the file suffix; "builtin" when path is empty), "jsonl", "parquet", "arrayrecord" (records are
     JSON objects), "builtin" (generated English-like text) or "controlled" (path = the reasoning corpus preset)."""
     text_field: str = "text"
@@ -102,7 +133,7 @@ class DataConfig:
     """Tokens per row (packed rows, padded rows, or the maximum document length for RLP)."""
     global_batch_size: int = 8
     """Rows per step across all hosts (each host reads global_batch_size / process_count)."""
-    mode: str = "packed"
+    mode: DataMode = "packed"
     """"packed" (documents concatenated with segment ids), "packed_whole" (packed, but a document that does not fit
     in the rest of a row starts the next one: never split unless longer than a row), "padded" (one document per
     row, truncated), or
@@ -113,10 +144,11 @@ class DataConfig:
     """Window size of the streaming shuffle."""
     num_epochs: int = 0
     """Passes over the data; 0 repeats forever."""
-    add_bos: str = "auto"
-    """Prepend BOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
-    add_eos: str = "auto"
-    """Append EOS to every document: "auto" (as the tokenizer's config says), "true" or "false"."""
+    add_bos: bool | None = None
+    """Prepend BOS to every document: true, false, or None (on the command line also "auto"): as the tokenizer's
+    config says."""
+    add_eos: bool | None = None
+    """Append EOS to every document: true, false, or None ("auto"): as the tokenizer's config says."""
     prefetch_batches: int = 2
     """Batches prepared ahead in a background thread (grain thread prefetch); 0: on demand in the calling thread."""
     seed: int = 0
@@ -132,7 +164,7 @@ class OptimizerConfig:
 
     learning_rate: float = 3e-3
     """Peak learning rate."""
-    schedule: str = "cosine"
+    schedule: Schedule = "cosine"
     """"constant", "cosine" or "linear" (decay after warmup to min_lr_ratio * learning_rate), or "wsd"
     (warmup-stable-decay: constant at the peak, then linear to min_lr_ratio * peak over the last decay_fraction of
     the steps)."""
@@ -174,7 +206,7 @@ class RLPConfig:
     """G: thoughts sampled per chosen position."""
     positions_per_doc: int = 1
     """K: positions per document at which to think."""
-    position_strategy: str = "uniform"
+    position_strategy: PositionStrategy = "uniform"
     """"uniform" (random), "stride" (evenly spaced), "surprisal" (top-K EMA-teacher loss), "last", or
     "after_token" (the first K positions right after `position_token`, e.g. think before the answer)."""
     position_token: str = ""
@@ -211,7 +243,7 @@ class RLPConfig:
     """Stop the gradient through the document prefix's activations in the update (default: exact gradient)."""
     min_thought_tokens: int = 1
     """Thought tokens before </think> may be sampled (it is masked out until then; Algorithm 1 asks |c| >= 1)."""
-    ratio_logprobs: str = "sampling"
+    ratio_logprobs: RatioLogprobs = "sampling"
     """Old / new / reference thought log-probs: "sampling" = softmax(logits / temperature), the sampled distribution
     (as TRL; top-k / top-p not applied), or "model" = the model at temperature 1."""
     logits_chunk_tokens: int = 4096
@@ -259,7 +291,7 @@ class GRPOConfig:
     """Weight of the entropy bonus."""
     normalize_adv_std: bool = True
     """Divide group advantages by the group's standard deviation."""
-    aggregation: str = "token_mean"
+    aggregation: Aggregation = "token_mean"
     """"token_mean" (over all response tokens of the batch) or "seq_mean" (per sequence, then over sequences)."""
     reward: str = "outcome"
     """Verifier reward by name (`rlpjax.reasoning.rewards`): the spec's "outcome", "process_blend", "strict",
@@ -271,7 +303,7 @@ class GRPOConfig:
     """Edge-of-competence filter: drop from the update every group (the rollouts of one prompt) whose pass rate
     under the current policy lies outside the open band (edge_pass_low, edge_pass_high); the pass rate is measured
     on the rollouts the step already samples. Dropped groups get no gradient (their rows are masked out)."""
-    edge_pass: str = "verified"
+    edge_pass: EdgePass = "verified"
     """What counts as a pass for the filter and its metrics: "verified" (VerifiedCorrect) or "answer" (R_out)."""
     edge_pass_low: float = 0.0
     """Lower end of the kept band: a group is kept only if its pass rate is strictly greater."""
@@ -279,7 +311,7 @@ class GRPOConfig:
     """Upper end of the kept band: a group is kept only if its pass rate is strictly smaller."""
     recompute_old_logprobs: bool = False
     """Recompute behaviour log-probs with a forward pass instead of taking the sampler's."""
-    ratio_logprobs: str = "sampling"
+    ratio_logprobs: RatioLogprobs = "sampling"
     """Old / new / reference response log-probs (and the entropy): "sampling" = softmax(logits / temperature) over
     the full vocabulary, the sampled distribution as TRL scores it (top-p not applied), or "model" = temperature 1."""
     logits_chunk_tokens: int = 4096
@@ -334,10 +366,10 @@ class RunConfig:
     """Stop after this many consecutive steps with a non-finite loss or gradient (each one is skipped)."""
     progress: bool = True
     """Show progress (see log_mode)."""
-    log_mode: str = "bar"
+    log_mode: LogMode = "bar"
     """How progress is shown: "bar" (a tqdm bar with ETA) or "lines" (one plain line every log_every steps, for
     nohup logs and log collectors)."""
-    trackers: tuple[str, ...] = ("tensorboard",)
+    trackers: tuple[Tracker, ...] = ("tensorboard",)
     """Experiment trackers fed with every logged step beside metrics.jsonl: any of "tensorboard", "wandb" (offline
     with WANDB_MODE=offline), "trackio"; empty for none."""
     tracker_project: str = "rlpjax"

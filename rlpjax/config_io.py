@@ -115,14 +115,28 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+AUTO_WORDS = ("none", "null", "auto")
+"""Strings that set an optional field to None (for a `bool | None` field, "auto": decided elsewhere)."""
+
+
+def check_choice(value: Any, tp: Any, key: str) -> Any:
+    """`value` when it is one of the `Literal` type `tp`'s choices, else a ConfigError naming them."""
+    choices = typing.get_args(tp)
+    if value not in choices:
+        raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, choices))}; choose one")
+    return value
+
+
 def parse_value(raw: str, tp: Any, key: str) -> Any:
-    """Parse the command-line string `raw` as type `tp` (int, float, bool, str, Optional, tuple[...])."""
+    """Parse the command-line string `raw` as type `tp` (int, float, bool, str, Literal, Optional, tuple[...])."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if raw.lower() in ("none", "null") and len(args) < len(typing.get_args(tp)):
+        if raw.lower() in AUTO_WORDS and len(args) < len(typing.get_args(tp)):
             return None
         return parse_value(raw, args[0], key)
+    if origin is typing.Literal:
+        return check_choice(raw, tp, key)
     if origin is tuple:
         (elem, *_more) = typing.get_args(tp)
         if dataclasses.is_dataclass(elem):
@@ -170,6 +184,10 @@ def from_dict(cls: type, data: dict, path: str = "") -> Any:
     return cls(**kwargs)
 
 
+LEGACY_FLAGS = {"auto": None, "true": True, "false": False}
+"""`data.add_bos` / `data.add_eos` as run configs written before they became `bool | None` spell them."""
+
+
 def _value_from_json(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -177,6 +195,10 @@ def _value_from_json(value: Any, tp: Any, key: str) -> Any:
             return None
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
         origin = typing.get_origin(tp)
+        if tp is bool and value in LEGACY_FLAGS:
+            return LEGACY_FLAGS[value]
+    if origin is typing.Literal:
+        return check_choice(value, tp, key)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)
     if origin is tuple:
@@ -258,7 +280,7 @@ def resolve(config_path: str | None, overrides: typing.Sequence[str] = ()) -> Co
         cfg = load_preset(config_path)
     from rlpjax.config_checks import validate  # imports ConfigError from here
 
-    return validate(apply_overrides(cfg, overrides))
+    return validate(apply_overrides(cfg, overrides), warn=True)
 
 
 @functools.cache

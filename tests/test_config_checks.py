@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -14,6 +15,8 @@ from rlpjax.config_io import ConfigError
 
 # (overrides, a word the one-line message must contain): the probes of issue 14 that were tracebacks or silently
 # accepted before this pass existed.
+SHORT_RLP = ["run.objective=rlp", "rlp.max_thought_tokens=8"]
+"""RLP with thoughts short enough for the default model.max_seq_len (the default cap is 2048)."""
 BAD_OVERRIDES = [
     (["model.hidden_size=0"], "model.hidden_size"),
     (["model.num_layers=0"], "model.num_layers"),
@@ -35,6 +38,28 @@ BAD_OVERRIDES = [
     (["run.objective=rlp", "data.seq_len=128", "model.max_seq_len=136", "rlp.max_thought_tokens=8"], "max_seq_len"),
     (["rlp.top_p=1.5"], "rlp.top_p"),
     (["rlp.ema_tau=0"], "rlp.ema_tau"),
+    # typed choices (issue 15): a misspelt name is one line naming the field and its choices
+    (["rlp.position_strategy=surprise"], "rlp.position_strategy='surprise' is not one of uniform, stride"),
+    (["optimizer.schedule=cosin"], "optimizer.schedule"),
+    (["model.family=gpt2"], "model.family"),
+    (["model.param_dtype=float64"], "model.param_dtype"),
+    (["data.mode=pack"], "data.mode"),
+    (["run.objective=dpo"], "run.objective"),
+    (["run.trackers=tensorboard,mlflow"], "run.trackers='mlflow' is not one of tensorboard"),
+    (["data.sources.0.format=csv"], "data.sources.0.format"),
+    (["grpo.reward=outcom"], "grpo.reward='outcom' is not one of"),
+    # cross-field rules that were checked only when the first step was built
+    ([*SHORT_RLP], "data.mode=documents"),
+    ([*SHORT_RLP, "data.mode=documents", "rlp.position_strategy=after_token"], "rlp.position_token"),
+    (["run.objective=rlp", "rlp.max_thought_tokens=4", "rlp.min_thought_tokens=4"], "rlp.min_thought_tokens"),
+    ([*SHORT_RLP, "rlp.group_size=4", "rlp.rollout_microbatch_rows=6"], "rlp.rollout_microbatch_rows"),
+    ([*SHORT_RLP, "rlp.think_ids=5"], "rlp.think_ids"),
+    (["run.objective=grpo", "grpo.minibatches=3"], "grpo.minibatches"),
+    (["run.objective=grpo", "grpo.edge_pass_low=0.5", "grpo.edge_pass_high=0.5"], "grpo.edge_pass_low"),
+    (["run.objective=grpo", "grpo.ops=1,2"], "grpo.ops"),
+    (["run.objective=grpo", "grpo.modes=sideways"], "grpo.modes"),
+    (["mesh.data=3", "mesh.fsdp=1"], "mesh.data x mesh.fsdp = 3"),
+    (["optimizer.schedule=wsd", "optimizer.decay_fraction=0"], "optimizer.decay_fraction"),
 ]
 
 
@@ -137,3 +162,37 @@ def test_a_vocabulary_below_the_tokenizers_ids_is_one_line_before_the_run_starts
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.vocab_size=200 is below the 261 ids" in err[0], err
     assert not run_dir.exists()  # refused before the run directory is made
+
+
+def test_a_config_built_in_python_gets_the_same_checks():
+    """The main job and scripts build a Config without `resolve`: `get_task` runs the same pass before any JAX."""
+    from rlpjax.config import Config, ModelConfig, RLPConfig, RunConfig
+    from rlpjax.train.task import get_task
+
+    with pytest.raises(ConfigError, match="model.family='gpt2' is not one of llama, qwen2, qwen3"):
+        get_task(Config(model=ModelConfig(family="gpt2")))
+    with pytest.raises(ConfigError, match="rlp.position_strategy='surprise'"):
+        get_task(Config(run=RunConfig(objective="rlp"), rlp=RLPConfig(position_strategy="surprise")))
+
+
+def test_document_flags_are_optional_bools_and_old_run_configs_still_load(tmp_path):
+    assert config_io.resolve(None, []).data.add_bos is None  # None: as the tokenizer says
+    cfg = config_io.resolve(None, ["data.add_bos=auto", "data.add_eos=false"])
+    assert cfg.data.add_bos is None and cfg.data.add_eos is False
+    assert config_io.resolve(None, ["data.add_bos=true"]).data.add_bos is True
+    with pytest.raises(ConfigError, match="data.add_bos"):
+        config_io.resolve(None, ["data.add_bos=maybe"])
+    # A run directory's config.json written when the flags were the strings "auto" / "true" / "false".
+    old = config_io.to_dict(config_io.resolve(None, []))
+    old["data"].update(add_bos="auto", add_eos="true")
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = config_io.load_json(tmp_path / "config.json")
+    assert loaded.data.add_bos is None and loaded.data.add_eos is True
+
+
+def test_a_changed_section_the_objective_ignores_is_noted(capsys):
+    config_io.resolve(None, ["rlp.group_size=8", "grpo.num_rollouts=4"])  # objective ntp reads neither
+    err = capsys.readouterr().err
+    assert "run.objective=ntp ignores rlp.group_size" in err and "grpo.num_rollouts" in err
+    config_io.resolve(None, [*SHORT_RLP, "data.mode=documents", "rlp.group_size=8"])
+    assert "ignores" not in capsys.readouterr().err

@@ -19,9 +19,13 @@ windows of at most T tokens (the RLP layout).
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 
-MODES = ("packed", "packed_whole", "padded", "documents")
+from rlpjax.config import DataMode
+
+MODES = typing.get_args(DataMode)
 
 PIECE_CHARS = 1 << 16
 """Documents longer than this many characters are tokenized in pieces cut before a whitespace, so one huge line

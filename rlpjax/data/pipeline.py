@@ -109,12 +109,6 @@ def _close_boxed(box: list) -> None:
         box.pop().close()
 
 
-def _parse_flag(value: str, default: bool, key: str) -> bool:
-    if value not in ("auto", "true", "false"):
-        raise ConfigError(f"data.{key}={value!r} is not one of auto, true, false")
-    return default if value == "auto" else value == "true"
-
-
 def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_count: int, split: str = "train",
                          tokenizer: Tokenizer | None = None) -> DataIterator:
     """Host `process_index`'s iterator over the mixture ("train": data_cfg.sources, shuffled and repeated as
@@ -134,8 +128,8 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_co
     if not sources:
         raise ConfigError(f"no data sources for split {split!r}; set data.{'sources' if split == 'train' else 'eval_sources'}")
     tokenizer = tokenizer or load_tokenizer(data_cfg.tokenizer)
-    add_bos = _parse_flag(data_cfg.add_bos, tokenizer.add_bos, "add_bos")
-    add_eos = _parse_flag(data_cfg.add_eos, tokenizer.add_eos, "add_eos")
+    add_bos = tokenizer.add_bos if data_cfg.add_bos is None else data_cfg.add_bos
+    add_eos = tokenizer.add_eos if data_cfg.add_eos is None else data_cfg.add_eos
     if (add_bos and tokenizer.bos_id is None) or (add_eos and tokenizer.eos_id is None):
         raise ConfigError("data.add_bos / data.add_eos ask for a token this tokenizer does not define; set it to false")
     train = split == "train"

@@ -112,6 +112,6 @@ def _load_run(root: Path, mesh):
     template = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_params,
                             shardings)
     params = load_initial_params(str(root), model_cfg, template)
-    add_bos = {"true": True, "false": False}.get(cfg.data.add_bos)  # "auto": the tokenizer decides
+    add_bos = cfg.data.add_bos  # None: the tokenizer decides
     source = f"run directory {root}, step {steps[-1]} (newest)"
     return model_cfg, nnx.merge(graphdef, params), source, cfg.data.tokenizer, add_bos

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rlpjax.config import ModelConfig
+from rlpjax.config_checks import check_choices
 from rlpjax.config_io import ConfigError
 from rlpjax.model.attention import attend, cache_mask, prefix_mask, segment_causal_mask
 from rlpjax.model.kv_cache import KVCache, PrefixKV, write_rows
@@ -42,28 +43,17 @@ PREFIX_K_AXES = ("layers", "act_batch", "act_kv_heads", "act_head_dim", "act_len
 PREFIX_V_AXES = ("layers", "act_batch", "act_kv_heads", "act_length", "act_head_dim")
 """Logical axes of a `PrefixKV`'s values [layers, docs, kv_heads, slots, head_dim]."""
 
-FAMILIES = ("llama", "qwen2", "qwen3")
-"""Supported architecture families."""
-
-REMAT_POLICIES = ("none", "full", "dots")
-"""Activation rematerialisation policies per block."""
-
 
 def validate_model_config(cfg: ModelConfig) -> None:
-    """Raise ConfigError (one sentence) for a model config the decoder cannot build."""
-    if cfg.family not in FAMILIES:
-        raise ConfigError(f"model.family={cfg.family!r} is not supported; use one of {', '.join(FAMILIES)}")
+    """Raise ConfigError (one sentence) for a model config the decoder cannot build (also one made without a
+    `Config`, e.g. from a Hugging Face config.json)."""
+    check_choices(cfg, "model.")
     if cfg.num_kv_heads <= 0 or cfg.num_heads % cfg.num_kv_heads != 0:
         raise ConfigError(
             f"model.num_kv_heads={cfg.num_kv_heads} must divide model.num_heads={cfg.num_heads}; pick a divisor"
         )
     if cfg.head_dim % 2 != 0:
         raise ConfigError(f"model.head_dim={cfg.head_dim} must be even for rotary embeddings")
-    if cfg.remat_policy not in REMAT_POLICIES:
-        raise ConfigError(f"model.remat_policy={cfg.remat_policy!r} is unknown; use one of {', '.join(REMAT_POLICIES)}")
-    for name in ("param_dtype", "compute_dtype"):
-        if getattr(cfg, name) not in ("float32", "bfloat16"):
-            raise ConfigError(f"model.{name}={getattr(cfg, name)!r} is not supported; use float32 or bfloat16")
 
 
 class DecoderLayers(nnx.Module):

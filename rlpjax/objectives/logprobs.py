@@ -7,11 +7,15 @@ is never stored, which matters when V is large.
 
 from __future__ import annotations
 
+import typing
+
 import jax
 import jax.numpy as jnp
 
+from rlpjax.config import RatioLogprobs
 
-RATIO_LOGPROBS = ("sampling", "model")
+
+RATIO_LOGPROBS = typing.get_args(RatioLogprobs)
 """`rlp.ratio_logprobs` / `grpo.ratio_logprobs`: the old, new and reference log-probs of the PPO ratio under
 softmax(logits / temperature) (the sampled distribution, as TRL scores it; top-k / top-p are not applied) or under
 the model itself (temperature 1)."""

@@ -11,10 +11,14 @@ them goes through `jax.lax.stop_gradient` here, so a caller cannot leak a gradie
 
 from __future__ import annotations
 
+import typing
+
 import jax
 import jax.numpy as jnp
 
-AGGREGATIONS = ("token_mean", "seq_mean")
+from rlpjax.config import Aggregation
+
+AGGREGATIONS = typing.get_args(Aggregation)
 """Ways to reduce per-token losses: "token_mean" (sum over all valid tokens / their count) or "seq_mean" (mean over
 each sequence's valid tokens, then mean over the valid sequences)."""
 

@@ -20,10 +20,14 @@ their results must be masked (see `rlp.rlp_loss(position_valid_x=...)`).
 
 from __future__ import annotations
 
+import typing
+
 import jax
 import jax.numpy as jnp
 
-STRATEGIES = ("uniform", "stride", "surprisal", "last", "after_token")
+from rlpjax.config import PositionStrategy
+
+STRATEGIES = typing.get_args(PositionStrategy)
 """The position strategies `select_positions` accepts."""
 
 

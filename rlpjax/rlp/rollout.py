@@ -21,8 +21,8 @@ from flax import nnx
 
 from rlpjax.config_io import ConfigError
 from rlpjax.model.kv_cache import KVCache, PrefixKV
-from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
-from rlpjax.objectives.positions import STRATEGIES, select_positions
+from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
+from rlpjax.objectives.positions import select_positions
 from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
 
 
@@ -59,17 +59,9 @@ class RolloutSettings:
         `num_docs` (the rollout's document batch), when given, is checked against `rlp.rollout_microbatch_rows`;
         `position_token_id` is `rlp.position_token`'s id (needed by the "after_token" strategy).
         """
-        if rlp.position_strategy not in STRATEGIES:
-            raise ConfigError(f"rlp.position_strategy is {rlp.position_strategy!r}; choose one of "
-                              f"{', '.join(STRATEGIES)}")
         if rlp.position_strategy == "after_token" and position_token_id < 0:
             raise ConfigError('rlp.position_strategy=after_token needs rlp.position_token, one token of the '
                               'tokenizer (e.g. rlp.position_token="<answer>")')
-        if rlp.ratio_logprobs not in RATIO_LOGPROBS:
-            raise ConfigError(f"rlp.ratio_logprobs is {rlp.ratio_logprobs!r}; choose one of {RATIO_LOGPROBS}")
-        if not 0 <= rlp.min_thought_tokens < rlp.max_thought_tokens:
-            raise ConfigError(f"rlp.min_thought_tokens={rlp.min_thought_tokens} must be >= 0 and below "
-                              f"rlp.max_thought_tokens={rlp.max_thought_tokens} (room for </think>)")
         rows_per_doc = rlp.positions_per_doc * rlp.group_size
         micro = rlp.rollout_microbatch_rows
         if micro < 0 or micro % rows_per_doc or (num_docs is not None and micro and (num_docs * rows_per_doc) % micro):

@@ -10,18 +10,10 @@ import jax
 import optax
 
 from rlpjax.config import OptimizerConfig
-from rlpjax.config_io import ConfigError
-
-SCHEDULES = ("constant", "cosine", "linear", "wsd")
-
 
 def learning_rate_schedule(opt: OptimizerConfig, total_steps: int) -> optax.Schedule:
     """Linear warmup from 0 to the peak, then constant, cosine or linear decay to `min_lr_ratio * peak`; "wsd" holds
     the peak and decays linearly over the last `decay_fraction * total_steps` steps (after the warmup)."""
-    if opt.schedule not in SCHEDULES:
-        raise ConfigError(f"optimizer.schedule is {opt.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    if opt.schedule == "wsd" and not 0 < opt.decay_fraction <= 1:
-        raise ConfigError(f"optimizer.decay_fraction is {opt.decay_fraction}; give a share of the steps in (0, 1]")
     peak, floor = opt.learning_rate, opt.learning_rate * opt.min_lr_ratio
     warmup = max(0, min(opt.warmup_steps, total_steps))
     decay_steps = max(1, total_steps - warmup)
@@ -31,7 +23,7 @@ def learning_rate_schedule(opt: OptimizerConfig, total_steps: int) -> optax.Sche
         after = optax.cosine_decay_schedule(peak, decay_steps, alpha=opt.min_lr_ratio)
     elif opt.schedule == "linear":
         after = optax.linear_schedule(peak, floor, decay_steps)
-    else:
+    else:  # "wsd" (config_checks refuses any other name)
         decay = max(1, min(decay_steps, round(opt.decay_fraction * total_steps)))
         after = optax.join_schedules([optax.constant_schedule(peak), optax.linear_schedule(peak, floor, decay)],
                                      [decay_steps - decay])

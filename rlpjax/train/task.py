@@ -92,9 +92,15 @@ class Task(abc.ABC):
     """The state keeps a frozen copy of the initial parameters (KL reference)."""
     ema_decay: float | None = None
     """Decay of that EMA, applied after every optimizer step."""
+    objective: str = ""
+    """The `run.objective` name this task is registered under (`TASKS`)."""
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg
+        from rlpjax.config_checks import validate
+
+        # A Config built in Python (the main job, a script, a test) gets the checks `resolve` gives the CLI's, with
+        # this task's rules whatever run.objective says.
+        self.cfg = validate(cfg, objective=self.objective)
 
     def model_config(self) -> ModelConfig:
         """The model this task trains (RLP may grow the vocabulary by the thought tokens)."""
@@ -171,8 +177,5 @@ TASKS: dict[str, str] = {
 
 def get_task(cfg: Config) -> Task:
     """The Task registered under `cfg.run.objective`, built for `cfg`."""
-    name = cfg.run.objective
-    if name not in TASKS:
-        raise ConfigError(f"run.objective is {name!r}; choose one of {', '.join(sorted(TASKS))}")
-    module_name, class_name = TASKS[name].split(":")
+    module_name, class_name = TASKS[cfg.run.objective].split(":")
     return getattr(importlib.import_module(module_name), class_name)(cfg)

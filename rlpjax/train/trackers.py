@@ -11,11 +11,13 @@ missing. The run directory may be a URL (gs://, `rlpjax.paths`).
 from __future__ import annotations
 
 import math
+import typing
 from typing import Mapping, Sequence
 
+from rlpjax.config import Tracker
 from rlpjax.paths import Path, as_path, is_url
 
-TRACKER_NAMES = ("tensorboard", "wandb", "trackio")
+TRACKER_NAMES = typing.get_args(Tracker)
 """Values `run.trackers` may hold."""
 
 LOOP_METRICS = frozenset({

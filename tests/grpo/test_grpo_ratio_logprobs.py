@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rlpjax.config import Config, GRPOConfig, ModelConfig
-from rlpjax.config_checks import CHOICES
+from rlpjax.config import Config, GRPOConfig, ModelConfig, RunConfig
 from rlpjax.config_io import ConfigError, resolve
 from rlpjax.model.decoder import Decoder
-from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, target_logprobs, token_entropy
+from rlpjax.objectives.logprobs import hidden_logprobs, target_logprobs, token_entropy
 from rlpjax.objectives.policy_gradient import clipped_policy_loss
 from rlpjax.sampling import sample
+from rlpjax.train.task import get_task
 from rlpjax.train.tasks.grpo import GRPOTask, make_grpo_loss_fn, rollout_layout, sequence_logprobs
 
 V = 261  # the byte tokenizer's vocabulary, so the task's own sampling settings (EOS 258, pad 256) apply
@@ -208,5 +208,4 @@ def test_bad_ratio_logprobs_is_one_config_error():
     with pytest.raises(ConfigError, match=r"grpo\.ratio_logprobs='tempered'"):
         resolve(None, ["grpo.ratio_logprobs=tempered"])
     with pytest.raises(ConfigError, match=r"grpo\.ratio_logprobs='tempered'"):
-        GRPOTask(Config(model=CFG, grpo=GRPOConfig(ratio_logprobs="tempered")))
-    assert CHOICES["grpo.ratio_logprobs"] == RATIO_LOGPROBS
+        get_task(Config(model=CFG, run=RunConfig(objective="grpo"), grpo=GRPOConfig(ratio_logprobs="tempered")))

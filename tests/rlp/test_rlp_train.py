@@ -157,11 +157,11 @@ def test_steps_updates_schedule_and_flops_count_ppo_updates(tmp_path):
 def test_position_settings_are_one_line_errors_before_any_step():
     from rlpjax.config_io import ConfigError
 
-    with pytest.raises(ConfigError, match="rlp.position_strategy is 'surprise'; choose one of"):
+    with pytest.raises(ConfigError, match="rlp.position_strategy='surprise' is not one of uniform"):
         get_task(_tiny_rlp_config("rlp.position_strategy=surprise")).rollout_settings()
     with pytest.raises(ConfigError, match="needs exactly one"):  # the byte tokenizer spells <answer> in 8 tokens
         get_task(_tiny_rlp_config("rlp.position_strategy=after_token", "rlp.position_token=<answer>")).rollout_settings()
-    with pytest.raises(ConfigError, match="needs exactly one"):
+    with pytest.raises(ConfigError, match="after_token needs rlp.position_token"):
         get_task(_tiny_rlp_config("rlp.position_strategy=after_token")).rollout_settings()
     settings = get_task(_tiny_rlp_config("rlp.position_strategy=after_token", "rlp.position_token=a")).rollout_settings()
     from rlpjax.data import load_tokenizer

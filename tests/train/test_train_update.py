@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rlpjax.config import Config, ModelConfig, OptimizerConfig
+from rlpjax.config import Config, DataConfig, ModelConfig, OptimizerConfig
 from rlpjax.model.decoder import Decoder
 from rlpjax.train.optimizer import make_optimizer
 from rlpjax.train.state import init_train_state
@@ -16,11 +16,12 @@ from rlpjax.train.tasks.ntp import NTPTask
 from rlpjax.train.update import make_update_step
 
 MODEL = ModelConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, num_kv_heads=1,
-                    head_dim=16, max_seq_len=32)
+                    head_dim=16, max_seq_len=128)
 
 
 def _setup(accum: int, loss_fn=None):
-    cfg = Config(model=MODEL, optimizer=OptimizerConfig(learning_rate=1e-2, warmup_steps=0, grad_accum_steps=accum))
+    cfg = Config(model=MODEL, data=DataConfig(global_batch_size=accum),  # the step itself takes any batch
+                 optimizer=OptimizerConfig(learning_rate=1e-2, warmup_steps=0, grad_accum_steps=accum))
     graphdef, params = nnx.split(Decoder(MODEL, rngs=nnx.Rngs(0)), nnx.Param)
     tx, schedule = make_optimizer(cfg.optimizer, total_steps=10)
     step = make_update_step(graphdef, loss_fn or NTPTask(cfg)._loss_fn(), tx, schedule, grad_accum_steps=accum,

@@ -36,11 +36,11 @@ from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
 from rlpjax.objectives.grpo import grpo_advantages
-from rlpjax.objectives.logprobs import RATIO_LOGPROBS, hidden_logprobs, ratio_temperature
-from rlpjax.objectives.policy_gradient import AGGREGATIONS, clipped_policy_loss, group_reward_metrics
+from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
+from rlpjax.objectives.policy_gradient import clipped_policy_loss, group_reward_metrics
 from rlpjax.reasoning.corpora import training_candidate
 from rlpjax.reasoning.format import prompt_text
-from rlpjax.reasoning.generator import MODES, problem_seed
+from rlpjax.reasoning.generator import problem_seed
 from rlpjax.reasoning.rewards import REWARDS, reward
 from rlpjax.reasoning.verify import Verification, verify
 from rlpjax.sampling import SamplingSettings, sample
@@ -53,8 +53,6 @@ ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
 PROBLEM_STREAM = "rl"
 """Generator stream of RL problems: distinct from the "eval" stream of held-out sets and the training documents."""
-EDGE_PASS = ("verified", "answer")
-"""What `grpo.edge_pass` may count as a pass."""
 SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward",
                   "verified_correct", "answer_correct", "process_acc", "predicted_answer", "reason"]
 """Columns of GRPO's sample table (`GRPOTask.sample_table`)."""
@@ -172,15 +170,16 @@ def make_grpo_loss_fn(cfg: GRPOConfig):
 
 
 class GRPOTask(Task):
+    objective = "grpo"
+
     def __init__(self, cfg):
         super().__init__(cfg)
         grpo = cfg.grpo
-        _validate(grpo)
         self.uses_reference = grpo.kl_beta > 0
         self.tokenizer = load_tokenizer(cfg.data.tokenizer)
         if self.tokenizer.eos_id is None:
             raise ConfigError(f"tokenizer {cfg.data.tokenizer!r} has no EOS token, which GRPO responses stop at")
-        add_bos = {"auto": self.tokenizer.add_bos, "true": True, "false": False}[cfg.data.add_bos]
+        add_bos = self.tokenizer.add_bos if cfg.data.add_bos is None else cfg.data.add_bos
         self._bos = [self.tokenizer.bos_id] if add_bos and self.tokenizer.bos_id is not None else []
         self._reward_params = ({"a": grpo.reward_alpha}
                                if "a" in inspect.signature(REWARDS[grpo.reward]).parameters else {})
@@ -333,27 +332,3 @@ class GRPOTask(Task):
         flops = compute.pass_flops(self.cfg.model, rows * width, rows * compute.causal_pairs(width),
                                    passes=self.passes_per_token())
         return flops.total, rows * width
-
-
-def _validate(grpo: GRPOConfig) -> None:
-    if grpo.num_rollouts < 2:
-        raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts of one prompt)")
-    if grpo.prompts_per_step % grpo.minibatches:
-        raise ConfigError(f"grpo.prompts_per_step={grpo.prompts_per_step} does not split into "
-                          f"grpo.minibatches={grpo.minibatches}; choose a divisor")
-    if grpo.reward not in REWARDS:
-        raise ConfigError(f"grpo.reward={grpo.reward!r} is unknown; choose one of {sorted(REWARDS)}")
-    if grpo.ratio_logprobs not in RATIO_LOGPROBS:
-        raise ConfigError(f"grpo.ratio_logprobs={grpo.ratio_logprobs!r} is unknown; choose one of {RATIO_LOGPROBS}")
-    if grpo.edge_pass not in EDGE_PASS:
-        raise ConfigError(f"grpo.edge_pass={grpo.edge_pass!r} is unknown; choose one of {EDGE_PASS}")
-    if not 0.0 <= grpo.edge_pass_low < grpo.edge_pass_high <= 1.0:
-        raise ConfigError(f"grpo.edge_pass_low={grpo.edge_pass_low} and grpo.edge_pass_high={grpo.edge_pass_high} "
-                          "must satisfy 0 <= low < high <= 1 (the default band is 0 < pass rate < 1)")
-    if grpo.aggregation not in AGGREGATIONS:
-        raise ConfigError(f"grpo.aggregation={grpo.aggregation!r} is unknown; choose one of {AGGREGATIONS}")
-    if not grpo.ops or min(grpo.ops) < 2:
-        raise ConfigError(f"grpo.ops={grpo.ops} must be non-empty op counts of at least 2")
-    if not grpo.templates or not grpo.modes or set(grpo.modes) - set(MODES):
-        raise ConfigError(f"grpo.templates and grpo.modes must be non-empty, modes among {MODES}")
-

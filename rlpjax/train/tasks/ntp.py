@@ -19,6 +19,8 @@ BATCH_KEYS = ("tokens", "positions", "segment_ids")
 
 
 class NTPTask(Task):
+    objective = "ntp"
+
     def batches(self):
         return global_batch_iterator(self.cfg.data)
 

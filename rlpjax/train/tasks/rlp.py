@@ -50,24 +50,15 @@ def rollout_key(state) -> jax.Array:
 
 class RLPTask(Task):
     uses_ema = True
+    objective = "rlp"
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        if cfg.data.mode != "documents":
-            raise ConfigError(f"objective rlp reads whole documents but data.mode is {cfg.data.mode!r}; "
-                              "set data.mode=documents")
-        if cfg.rlp.group_size < 2:
-            raise ConfigError("rlp.group_size must be at least 2 (the advantage compares thoughts within a group)")
-        if cfg.data.global_batch_size % cfg.rlp.minibatches:
-            raise ConfigError(f"data.global_batch_size {cfg.data.global_batch_size} does not split into "
-                              f"rlp.minibatches={cfg.rlp.minibatches}; choose a divisor")
         self.ema_decay = cfg.rlp.ema_tau
         self.uses_reference = cfg.rlp.kl_beta > 0
         self._tokenizer = None
         self._samples: dict | None = None  # host copy of the first documents of the last rollout, when requested
         if cfg.rlp.think_ids:
-            if len(cfg.rlp.think_ids) != 2:
-                raise ConfigError(f"rlp.think_ids is {cfg.rlp.think_ids}; give two ids (<think>, </think>) or ()")
             think, end = cfg.rlp.think_ids
             self.thoughts = ThoughtTokens(think, end, max(cfg.model.vocab_size, think + 1, end + 1), added=False)
         else:
