@@ -271,6 +271,9 @@ class GRPOConfig:
     """N: prompts per training step (each gets num_rollouts responses)."""
     seed: int = 0
     """Seed of the RL problem stream (problem i depends only on this seed, the op/template/mode grid and i)."""
+    problem_pool: int = 0
+    """Distinct RL problems: 0 draws a fresh problem for every prompt; N > 0 cycles through the stream's first N
+    problems (an RL data set of N prompts read in epochs, as TRL and verl read theirs)."""
     num_rollouts: int = 6
     """r: rollouts per prompt."""
     temperature: float = 1.0

@@ -37,7 +37,7 @@ NON_NEGATIVE = (
     "optimizer.warmup_steps", "optimizer.min_lr_ratio", "optimizer.weight_decay", "optimizer.grad_clip_norm",
     "rlp.top_k", "rlp.kl_beta", "rlp.ntp_weight", "rlp.eps_low", "rlp.eps_high", "rlp.gamma",
     "rlp.logits_chunk_tokens", "rlp.rollout_microbatch_rows",
-    "grpo.kl_beta", "grpo.entropy_coef", "grpo.eps_low", "grpo.eps_high",
+    "grpo.kl_beta", "grpo.entropy_coef", "grpo.problem_pool", "grpo.eps_low", "grpo.eps_high",
     "grpo.logits_chunk_tokens",
     "checkpoint.every_steps", "checkpoint.keep_every", "run.eval_every", "run.peak_tflops", "run.samples_every",
 )

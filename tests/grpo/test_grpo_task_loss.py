@@ -123,6 +123,16 @@ def test_problem_stream_resumes_exactly():
                                                            seed=8)))] != [r["id"] for r in first[0]]
 
 
+def test_problem_pool_reads_the_streams_first_problems_in_epochs():
+    """problem_pool=5 at 3 prompts a step: prompts 0..8 are problems 0 1 2 3 4 0 1 2 3 of the endless stream."""
+    base = dict(ops=(2, 3), templates=("A", "B"), prompts_per_step=3, seed=7)
+    endless = ProblemStream(GRPOConfig(**base))
+    first = [r["id"] for _ in range(2) for r in next(endless)][:5]
+    pooled = ProblemStream(GRPOConfig(**base, problem_pool=5))
+    assert [r["id"] for _ in range(3) for r in next(pooled)] == first + first[:4]
+    assert len(set(first)) == 5
+
+
 def test_step_flops_equal_the_paper_formula_with_defaults():
     grpo = GRPOConfig(prompts_per_step=8, num_rollouts=6, max_prompt_tokens=64, max_new_tokens=64, kl_beta=1e-3)
     task = GRPOTask(Config(model=CFG, grpo=grpo))

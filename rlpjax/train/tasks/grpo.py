@@ -59,13 +59,14 @@ SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tok
 
 
 class ProblemStream:
-    """Endless RL problems: problem i is a pure function of (seed, the op x template x mode grid, i).
+    """Endless RL problems: problem i is a pure function of (seed, the op x template x mode grid, i), and with
+    `grpo.problem_pool` = N > 0 prompt i is problem i mod N (N problems read in epochs).
 
-    Its state is `{"index": i}` (JSON), so a checkpoint resumes the stream exactly at the next unseen problem.
+    Its state is `{"index": i}` (JSON), so a checkpoint resumes the stream exactly at the next prompt.
     """
 
     def __init__(self, cfg: GRPOConfig):
-        self._seed, self._per_step = cfg.seed, cfg.prompts_per_step
+        self._seed, self._per_step, self._pool = cfg.seed, cfg.prompts_per_step, cfg.problem_pool
         self._cells = [(op, template, mode) for op in cfg.ops for template in cfg.templates for mode in cfg.modes]
         self._index = 0
 
@@ -76,7 +77,8 @@ class ProblemStream:
         return training_candidate(self._seed, PROBLEM_STREAM, cell, index)
 
     def __next__(self) -> list[dict]:
-        records = [self.problem(i) for i in range(self._index, self._index + self._per_step)]
+        records = [self.problem(i % self._pool if self._pool else i)
+                   for i in range(self._index, self._index + self._per_step)]
         self._index += self._per_step
         return records
 
