@@ -36,7 +36,7 @@ PositionStrategy = Literal["uniform", "stride", "surprisal", "last", "after_toke
 """Where RLP thinks (`objectives.positions.select_positions`)."""
 RatioLogprobs = Literal["sampling", "model"]
 """Distribution of the old / new / reference log-probs of RLP and GRPO."""
-Aggregation = Literal["token_mean", "seq_mean"]
+Aggregation = Literal["token_mean", "seq_mean", "constant_length"]
 """Reductions of per-token losses (`objectives.policy_gradient.aggregate_tokens`)."""
 EdgePass = Literal["verified", "answer"]
 """What the GRPO edge filter counts as a pass."""
@@ -295,7 +295,9 @@ class GRPOConfig:
     normalize_adv_std: bool = True
     """Divide group advantages by the group's standard deviation."""
     aggregation: Aggregation = "token_mean"
-    """"token_mean" (over all response tokens of the batch) or "seq_mean" (per sequence, then over sequences)."""
+    """"token_mean" (over all response tokens of the batch), "seq_mean" (per sequence, then over sequences), or
+    "constant_length" (Dr.GRPO: the token sum over rows x max_new_tokens, so no response's length rescales its
+    tokens' weight; with normalize_adv_std=false this is Dr.GRPO's unbiased objective)."""
     reward: str = "outcome"
     """Verifier reward by name (`rlpjax.reasoning.rewards`): the spec's "outcome", "process_blend", "strict",
     "gated_blend", or the authors' code's "authors_process", "authors_gated" (the paper's process-reward runs),

@@ -10,6 +10,8 @@ Stages (run directories `<run_root>/<preset name>`; `run.init_from` names the ru
                ├── rl_process_blend, rl_process_blend_a05, rl_strict
                │                                  the same RL with the authors' process rewards: authors_gated at
                │                                  a = 0.2 / 0.5 and authors_strict (what the paper's runs used)
+               ├── rl_dr_grpo                     rl_edge as Dr.GRPO: no std division of the advantages, token
+               │                                  sums over responses x max_new_tokens (constant_length)
                ├── budget_mid80 ── budget_rl20    split 0.8 : 0.2
                ├── budget_mid50 ── budget_rl50    split 0.5 : 0.5
                └── budget_mid20 ── budget_rl80    split 0.2 : 0.8
@@ -131,8 +133,9 @@ def ntp_stage(scale: Scale, name: str, corpus: str, steps: int, warmup: float, i
 
 
 def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = "outcome", alpha: float = 0.2,
-             templates: tuple[str, ...] = ("A", "B", "C"), ops: tuple[int, ...] = ()) -> Config:
-    """GRPO with a verifier reward: r rollouts at temperature 1, clip 0.2, KL 1e-3 (k3), no entropy, lr constant."""
+             templates: tuple[str, ...] = ("A", "B", "C"), ops: tuple[int, ...] = (), **grpo_changes) -> Config:
+    """GRPO with a verifier reward: r rollouts at temperature 1, clip 0.2, KL 1e-3 (k3), no entropy, lr constant;
+    `grpo_changes` replace GRPOConfig fields (the algorithm variants)."""
     return Config(
         model=scale.model,
         data=DataConfig(tokenizer=scale.tokenizer),
@@ -140,7 +143,8 @@ def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = 
         grpo=GRPOConfig(ops=ops or scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
                         num_rollouts=scale.rl_rollouts, temperature=1.0, max_prompt_tokens=scale.rl_prompt_tokens,
                         max_new_tokens=scale.rl_response_tokens, eps_low=0.2, eps_high=0.2, kl_beta=1e-3,
-                        entropy_coef=0.0, reward=reward, reward_alpha=alpha, minibatches=scale.rl_minibatches),
+                        entropy_coef=0.0, reward=reward, reward_alpha=alpha, minibatches=scale.rl_minibatches,
+                        **grpo_changes),
         checkpoint=CheckpointConfig(every_steps=scale.rl_checkpoint_every, keep_last=2),
         run=RunConfig(name=name, run_dir=run_dir(scale, name), objective="grpo", steps=steps, init_from=init_from),
     )
@@ -161,6 +165,8 @@ def builders(scale: Scale) -> dict:
         "rl_process_blend": functools.partial(rl, "rl_process_blend", base, rl_steps, "authors_gated", 0.2),
         "rl_process_blend_a05": functools.partial(rl, "rl_process_blend_a05", base, rl_steps, "authors_gated", 0.5),
         "rl_strict": functools.partial(rl, "rl_strict", base, rl_steps, "authors_strict"),
+        "rl_dr_grpo": functools.partial(rl, "rl_dr_grpo", base, rl_steps, normalize_adv_std=False,
+                                        aggregation="constant_length"),
     }
     for seed in ("0", "0.1", "1", "10"):  # corpora.mixtures presets transfer-b*, headroom-h*
         stem = f"transfer_b{seed.replace('.', 'p')}"

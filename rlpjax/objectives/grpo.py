@@ -5,8 +5,8 @@ Shapes: `B` prompts, `R` rollouts per prompt (GRPOConfig.num_rollouts), `L` resp
     advantage  A_i = (r_i - mean_j r_j) / (std_j r_j + eps)       (std: ddof 1, as verl; or no division)
     loss       agg(-min(rho A, clip(rho, 1-eps_low, 1+eps_high) A)) + kl_beta agg(k3) - entropy_coef agg(H)
 
-`agg` is "token_mean" (all response tokens of the batch weigh the same) or "seq_mean" (each response weighs the
-same). k3 = exp(d) - d - 1 with d = logp_ref - logp_new, the low-variance KL to the frozen reference.
+`agg` is "token_mean" (all response tokens of the batch weigh the same), "seq_mean" (each response weighs the
+same) or "constant_length" (Dr.GRPO: token sum / (responses x max_new_tokens), with normalize_adv_std=False). k3 = exp(d) - d - 1 with d = logp_ref - logp_new, the low-variance KL to the frozen reference.
 
 `grpo_loss` computes the advantages from the rewards of whole groups. A trainer that splits a rollout batch into
 minibatches across the members of a group computes `grpo_advantages` once over the full batch and calls
@@ -44,6 +44,7 @@ def grpo_loss(
     logp_ref_brl: jax.Array | None = None,
     entropy_brl: jax.Array | None = None,
     truncated_br: jax.Array | None = None,
+    length_cap: int | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The GRPO loss for one rollout batch -> (loss, metrics).
 
@@ -54,6 +55,7 @@ def grpo_loss(
     logp_ref_brl: [B, R, L] frozen-reference log-probs (needed when kl_beta > 0).
     entropy_brl: [B, R, L] per-token policy entropies (needed when entropy_coef != 0; reported when given).
     truncated_br: bool [B, R], responses cut at max_new_tokens (gives `truncated_frac`).
+    length_cap: max_new_tokens, the normaliser of the "constant_length" (Dr.GRPO) aggregation.
 
     Metrics: those of `policy_gradient.clipped_policy_loss` (length_mean is the response length) and of
     `policy_gradient.group_reward_metrics` over the prompts.
@@ -72,6 +74,7 @@ def grpo_loss(
         entropy_xl=entropy_brl,
         entropy_coef=entropy_coef,
         truncated_x=truncated_br,
+        length_cap=length_cap,
     )
     metrics |= group_reward_metrics(rewards_br)
     return loss, metrics

@@ -11,6 +11,7 @@ them goes through `jax.lax.stop_gradient` here, so a caller cannot leak a gradie
 
 from __future__ import annotations
 
+import math
 import typing
 
 import jax
@@ -19,8 +20,9 @@ import jax.numpy as jnp
 from rlpjax.config import Aggregation
 
 AGGREGATIONS = typing.get_args(Aggregation)
-"""Ways to reduce per-token losses: "token_mean" (sum over all valid tokens / their count) or "seq_mean" (mean over
-each sequence's valid tokens, then mean over the valid sequences)."""
+"""Ways to reduce per-token losses: "token_mean" (sum over all valid tokens / their count), "seq_mean" (mean over
+each sequence's valid tokens, then mean over the valid sequences) or "constant_length" (sum over all valid tokens /
+(sequences x a fixed length cap), Dr.GRPO's normaliser: a constant, so it biases no sequence by its length)."""
 
 
 def safe_divide(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
@@ -87,10 +89,13 @@ def group_advantages(
     return advantages
 
 
-def aggregate_tokens(values_xl: jax.Array, token_mask_xl: jax.Array, aggregation: str) -> jax.Array:
+def aggregate_tokens(values_xl: jax.Array, token_mask_xl: jax.Array, aggregation: str,
+                     length_cap: int | None = None) -> jax.Array:
     """Reduce per-token values [..., L] to a scalar with `aggregation` (see AGGREGATIONS).
 
-    "seq_mean" counts only sequences with at least one valid token, so padding rows do not dilute the mean.
+    "seq_mean" counts only sequences with at least one valid token, so padding rows do not dilute the mean;
+    "constant_length" divides by every sequence of the leading axes times `length_cap` (required), as TRL's
+    dr_grpo divides by rows x max_completion_length.
     """
     weights = token_mask_xl.astype(jnp.float32)
     weighted_xl = jnp.where(weights != 0, values_xl * weights, 0.0)
@@ -100,6 +105,10 @@ def aggregate_tokens(values_xl: jax.Array, token_mask_xl: jax.Array, aggregation
         lengths = jnp.sum(weights, axis=-1)
         per_sequence = safe_divide(jnp.sum(weighted_xl, axis=-1), lengths)
         return masked_mean(per_sequence, lengths > 0)
+    if aggregation == "constant_length":
+        if not length_cap:
+            raise ValueError("aggregation 'constant_length' needs the length cap (e.g. grpo.max_new_tokens)")
+        return jnp.sum(weighted_xl) / (math.prod(values_xl.shape[:-1]) * length_cap)
     raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {AGGREGATIONS}")
 
 
@@ -118,6 +127,7 @@ def clipped_policy_loss(
     entropy_coef: float = 0.0,
     truncated_x: jax.Array | None = None,
     sequence_valid_x: jax.Array | None = None,
+    length_cap: int | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The clipped policy-gradient loss with an optional k3 KL and entropy bonus -> (loss, metrics).
 
@@ -128,7 +138,8 @@ def clipped_policy_loss(
 
     Shapes: logp_new_xl / logp_old_xl / logp_ref_xl / entropy_xl / token_mask_xl [..., L]; advantages_x,
     truncated_x (bool: the sequence hit the length cap) and sequence_valid_x (bool) [...]. A token counts when its
-    mask is set and its sequence is valid. logp_old, logp_ref and the advantages are stop-gradient'ed.
+    mask is set and its sequence is valid. `length_cap`: the fixed length of the "constant_length" aggregation.
+    logp_old, logp_ref and the advantages are stop-gradient'ed.
 
     Metrics (scalars): loss, pg_loss, kl_ref (agg(kl); 0 without a reference), entropy (agg(entropy), only when
     given), clip_frac_low / clip_frac_high (fraction of valid tokens whose gradient the lower / upper clip removes:
@@ -156,19 +167,20 @@ def clipped_policy_loss(
     ratio = jnp.exp(log_ratio)
     clipped_ratio = jnp.clip(ratio, 1.0 - eps_low, 1.0 + eps_high)
     pg_xl = -jnp.minimum(ratio * advantages_xl, clipped_ratio * advantages_xl)
-    pg_loss = aggregate_tokens(pg_xl, token_mask, aggregation)
+    pg_loss = aggregate_tokens(pg_xl, token_mask, aggregation, length_cap)
     loss = pg_loss
 
     metrics: dict[str, jax.Array] = {"pg_loss": pg_loss}
     if logp_ref_xl is not None:
         logp_ref = jnp.where(token_mask, jax.lax.stop_gradient(logp_ref_xl.astype(jnp.float32)), 0.0)
-        kl_ref = aggregate_tokens(k3_kl(logp_ref, logp_new_xl), token_mask, aggregation)
+        kl_ref = aggregate_tokens(k3_kl(logp_ref, logp_new_xl), token_mask, aggregation, length_cap)
         loss = loss + kl_beta * kl_ref
     else:
         kl_ref = jnp.zeros((), jnp.float32)
     metrics["kl_ref"] = kl_ref
     if entropy_xl is not None:
-        entropy = aggregate_tokens(jnp.where(token_mask, entropy_xl.astype(jnp.float32), 0.0), token_mask, aggregation)
+        entropy = aggregate_tokens(jnp.where(token_mask, entropy_xl.astype(jnp.float32), 0.0), token_mask, aggregation,
+                                   length_cap)
         loss = loss - entropy_coef * entropy
         metrics["entropy"] = entropy
 

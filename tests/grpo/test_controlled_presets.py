@@ -23,7 +23,7 @@ TINY = ["run.steps=2", "run.progress=false", "run.peak_tflops=1", "run.log_every
 
 
 def test_every_preset_resolves_at_both_scales():
-    assert {p.name for p in PAPER} == {p.name for p in CPU} and len(PAPER) == 20
+    assert {p.name for p in PAPER} == {p.name for p in CPU} and len(PAPER) == 21
     for path in PAPER + CPU:
         cfg = load_preset(path)
         assert cfg.run.name == path.stem and cfg.run.steps >= 1, path

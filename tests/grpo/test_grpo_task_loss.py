@@ -61,14 +61,15 @@ def test_sampler_logprobs_equal_recomputed_at_step0(rollout):
     np.testing.assert_allclose(recomputed[mask], batch["logp_old_nt"][mask], atol=2e-5)
 
 
-@pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean"])
+@pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean", "constant_length"])
 def test_loss_fn_matches_numpy_reference(rollout, aggregation):
     graphdef, params, prompts, lengths, out, batch = rollout
     rewards_br = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 1.0]], np.float32)
     rng = np.random.default_rng(0)
     shift_old = rng.normal(0, 0.3, batch["logp_old_nt"].shape).astype(np.float32)  # ratios away from 1, some clipped
     shift_ref = rng.normal(0, 0.3, batch["logp_old_nt"].shape).astype(np.float32)
-    cfg = GRPOConfig(aggregation=aggregation, kl_beta=0.05, entropy_coef=0.0, eps_low=0.2, eps_high=0.2)
+    cfg = GRPOConfig(aggregation=aggregation, kl_beta=0.05, entropy_coef=0.0, eps_low=0.2, eps_high=0.2,
+                     max_new_tokens=6)  # the rollout's cap: the "constant_length" normaliser
     device_batch = dict(batch, logp_old_nt=batch["logp_old_nt"] + shift_old, logp_ref_nt=batch["logp_old_nt"] + shift_ref,
                         advantages_n=np.asarray(grpo_advantages(rewards_br, normalize_std=True)).reshape(-1),
                         truncated_n=~out.stopped_b)
@@ -88,8 +89,9 @@ def test_loss_fn_matches_numpy_reference(rollout, aggregation):
         pg_rows.append(-np.minimum(ratio * advantages[n], np.clip(ratio, 0.8, 1.2) * advantages[n]))
         kl_rows.append(np.exp(ref - new) - (ref - new) - 1)
         ratios.append(ratio)
-    agg = ((lambda rows: np.concatenate(rows).mean()) if aggregation == "token_mean"
-           else (lambda rows: np.mean([r.mean() for r in rows])))
+    agg = {"token_mean": lambda rows: np.concatenate(rows).mean(),
+           "seq_mean": lambda rows: np.mean([r.mean() for r in rows]),
+           "constant_length": lambda rows: np.concatenate(rows).sum() / (len(rows) * 6)}[aggregation]
     np.testing.assert_allclose(float(loss), agg(pg_rows) + 0.05 * agg(kl_rows), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(float(metrics["kl_ref"]), agg(kl_rows), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(float(metrics["ratio_mean"]), np.concatenate(ratios).mean(), rtol=1e-4)

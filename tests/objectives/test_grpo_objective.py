@@ -55,6 +55,8 @@ def numpy_grpo(x, aggregation, normalize_std):
     def agg(v):
         if aggregation == "token_mean":
             return v[m].sum() / m.sum()
+        if aggregation == "constant_length":  # Dr.GRPO: every response over the same fixed length, L
+            return v[m].sum() / (B * R * L)
         return np.mean([v[b, i][m[b, i]].mean() for b, i in np.ndindex(B, R)])
 
     return {
@@ -77,7 +79,7 @@ def numpy_grpo(x, aggregation, normalize_std):
 def call_grpo(x, aggregation, normalize_std):
     return grpo_loss(x["logp_new"], x["logp_old"], x["mask"], x["rewards"], eps_low=EPS_LOW, eps_high=EPS_HIGH,
                      kl_beta=BETA, aggregation=aggregation, normalize_adv_std=normalize_std, entropy_coef=ENT,
-                     logp_ref_brl=x["logp_ref"], entropy_brl=x["entropy"], truncated_br=x["truncated"])
+                     logp_ref_brl=x["logp_ref"], entropy_brl=x["entropy"], truncated_br=x["truncated"], length_cap=L)
 
 
 @pytest.mark.parametrize("normalize_std", [True, False])
@@ -88,7 +90,7 @@ def test_group_advantages_match_numpy(normalize_std):
     np.testing.assert_array_equal(np.asarray(got)[2], 0.0)  # equal rewards: no signal, not NaN
 
 
-@pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean"])
+@pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean", "constant_length"])
 @pytest.mark.parametrize("normalize_std", [True, False])
 def test_grpo_loss_and_metrics_match_numpy(aggregation, normalize_std):
     x = make_inputs(0)
@@ -116,6 +118,25 @@ def test_entropy_bonus_gradient_and_padding_gets_no_gradient():
     grad_logp, grad_entropy = jax.grad(loss_of, argnums=(0, 1))(x["logp_new"], x["entropy"])
     np.testing.assert_allclose(grad_entropy, np.where(x["mask"], -ENT / x["mask"].sum(), 0.0), rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(grad_logp)[~x["mask"]], 0.0)
+
+
+def test_constant_length_weighs_every_token_alike_whatever_its_response_length():
+    """Dr.GRPO's point: under "seq_mean" a token of a short response carries more gradient than one of a long
+    response with the same advantage; under "constant_length" every token's gradient is -A / (B R L)."""
+    x = make_inputs(5)
+    x["logp_old"] = x["logp_new"]  # ratio 1: d loss / d logp_new = -A per token, scaled by the aggregation
+    x["rewards"][:] = np.arange(R, dtype=np.float32)  # every group the same, every response a nonzero advantage
+
+    def loss_of(logp_new, aggregation):
+        return grpo_loss(logp_new, x["logp_old"], x["mask"], x["rewards"], eps_low=EPS_LOW, eps_high=EPS_HIGH,
+                         kl_beta=0.0, aggregation=aggregation, normalize_adv_std=False, length_cap=L)[0]
+
+    adv = numpy_advantages(x["rewards"], normalize_std=False)[..., None]
+    grad = np.asarray(jax.grad(loss_of)(x["logp_new"], "constant_length"))
+    np.testing.assert_allclose(grad, np.where(x["mask"], -adv / (B * R * L), 0.0), rtol=1e-5, atol=1e-8)
+    seq_grad = np.asarray(jax.grad(loss_of)(x["logp_new"], "seq_mean"))
+    lengths = x["mask"].sum(-1, keepdims=True)
+    np.testing.assert_allclose(seq_grad, np.where(x["mask"], -adv / (B * R * lengths), 0.0), rtol=1e-5, atol=1e-8)
 
 
 def test_unknown_aggregation_is_an_error():

@@ -166,7 +166,7 @@ def make_grpo_loss_fn(cfg: GRPOConfig):
             logp_new_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"],
             eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, kl_beta=cfg.kl_beta,
             logp_ref_xl=batch.get("logp_ref_nt"), entropy_xl=entropy_nt, entropy_coef=cfg.entropy_coef,
-            truncated_x=batch["truncated_n"])
+            truncated_x=batch["truncated_n"], length_cap=cfg.max_new_tokens)
 
     return loss_fn
 
