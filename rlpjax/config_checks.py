@@ -89,7 +89,7 @@ def _check_choices(cfg: Config) -> None:
     check_choices(cfg)
     # Names from registries (a test or a user's module may add entries), checked against the registry itself.
     from rlpjax.reasoning.rewards import REWARDS
-    from rlpjax.train.task import TASKS  # imports jax, but starts no backend
+    from rlpjax.train.registry import TASKS
 
     for key, registry in (("run.objective", TASKS), ("grpo.reward", REWARDS)):
         if _get(cfg, key) not in registry:
@@ -164,10 +164,11 @@ def _check_rlp(cfg: Config) -> None:
                           '(e.g. rlp.position_token="<answer>")')
     if len(rlp.think_ids) not in (0, 2):
         raise ConfigError(f"rlp.think_ids is {rlp.think_ids}; give two ids (<think>, </think>) or ()")
-    rows_per_doc = rlp.positions_per_doc * rlp.group_size
-    if rlp.rollout_microbatch_rows % rows_per_doc:
-        raise ConfigError(f"rlp.rollout_microbatch_rows={rlp.rollout_microbatch_rows} must be 0 or a multiple of "
-                          f"positions_per_doc * group_size = {rows_per_doc} (whole documents)")
+    rows_per_doc, micro = rlp.positions_per_doc * rlp.group_size, rlp.rollout_microbatch_rows
+    if micro % rows_per_doc or (micro and data.global_batch_size % (micro // rows_per_doc)):
+        raise ConfigError(f"rlp.rollout_microbatch_rows={micro} must be 0 or a multiple of positions_per_doc * "
+                          f"group_size = {rows_per_doc} (whole documents) dividing the rollout's "
+                          f"{data.global_batch_size * rows_per_doc} branch rows")
     if data.mode != "documents":
         raise ConfigError(f"objective rlp reads whole documents but data.mode is {data.mode!r}; "
                           "set data.mode=documents")
@@ -199,8 +200,8 @@ def _warn_ignored_sections(cfg: Config) -> None:
     """One stderr line per section the objective never reads whose fields differ from the defaults."""
     for section in IGNORED_BY.get(cfg.run.objective, ()):
         value = getattr(cfg, section)
-        changed = [f.name for f in dataclasses.fields(value)
-                   if getattr(value, f.name) != getattr(type(value)(), f.name)]
+        default = type(value)()
+        changed = [f.name for f in dataclasses.fields(value) if getattr(value, f.name) != getattr(default, f.name)]
         if changed:
             names = ", ".join(f"{section}.{name}" for name in changed)
             print(f"[rlpjax] note: run.objective={cfg.run.objective} ignores {names}", file=sys.stderr)

@@ -53,6 +53,7 @@ BAD_OVERRIDES = [
     ([*SHORT_RLP, "data.mode=documents", "rlp.position_strategy=after_token"], "rlp.position_token"),
     (["run.objective=rlp", "rlp.max_thought_tokens=4", "rlp.min_thought_tokens=4"], "rlp.min_thought_tokens"),
     ([*SHORT_RLP, "rlp.group_size=4", "rlp.rollout_microbatch_rows=6"], "rlp.rollout_microbatch_rows"),
+    ([*SHORT_RLP, "rlp.group_size=4", "rlp.rollout_microbatch_rows=12"], "dividing the rollout's 32 branch rows"),
     ([*SHORT_RLP, "rlp.think_ids=5"], "rlp.think_ids"),
     (["run.objective=grpo", "grpo.minibatches=3"], "grpo.minibatches"),
     (["run.objective=grpo", "grpo.edge_pass_low=0.5", "grpo.edge_pass_high=0.5"], "grpo.edge_pass_low"),

@@ -6,7 +6,8 @@ Shapes: `B` prompts, `R` rollouts per prompt (GRPOConfig.num_rollouts), `L` resp
     loss       agg(-min(rho A, clip(rho, 1-eps_low, 1+eps_high) A)) + kl_beta agg(k3) - entropy_coef agg(H)
 
 `agg` is "token_mean" (all response tokens of the batch weigh the same), "seq_mean" (each response weighs the
-same) or "constant_length" (Dr.GRPO: token sum / (responses x max_new_tokens), with normalize_adv_std=False). k3 = exp(d) - d - 1 with d = logp_ref - logp_new, the low-variance KL to the frozen reference.
+same) or "constant_length" (Dr.GRPO: token sum / (responses x max_new_tokens), with normalize_adv_std=False).
+k3 = exp(d) - d - 1 with d = logp_ref - logp_new, the low-variance KL to the frozen reference.
 
 `grpo_loss` computes the advantages from the rewards of whole groups. A trainer that splits a rollout batch into
 minibatches across the members of a group computes `grpo_advantages` once over the full batch and calls

@@ -52,28 +52,19 @@ class RolloutSettings:
 
     @classmethod
     def from_config(cls, rlp, *, think_id: int, end_think_id: int, pad_id: int, shared_prefix: bool = True,
-                    with_reference: bool = False, num_docs: int | None = None,
-                    position_token_id: int = -1) -> "RolloutSettings":
+                    with_reference: bool = False, position_token_id: int = -1) -> "RolloutSettings":
         """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer.
 
-        `num_docs` (the rollout's document batch), when given, is checked against `rlp.rollout_microbatch_rows`;
-        `position_token_id` is `rlp.position_token`'s id (needed by the "after_token" strategy).
+        `position_token_id` is `rlp.position_token`'s id (needed by the "after_token" strategy). The config's own
+        rules (the micro-batch rows, the position token's presence) are `config_checks`', run when the task is built.
         """
-        if rlp.position_strategy == "after_token" and position_token_id < 0:
-            raise ConfigError('rlp.position_strategy=after_token needs rlp.position_token, one token of the '
-                              'tokenizer (e.g. rlp.position_token="<answer>")')
-        rows_per_doc = rlp.positions_per_doc * rlp.group_size
-        micro = rlp.rollout_microbatch_rows
-        if micro < 0 or micro % rows_per_doc or (num_docs is not None and micro and (num_docs * rows_per_doc) % micro):
-            raise ConfigError(f"rlp.rollout_microbatch_rows={micro} must be 0 or a multiple of positions_per_doc * "
-                              f"group_size = {rows_per_doc} (whole documents) dividing the rollout's branch rows")
         return cls(positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
                    position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
                    temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
                    think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
                    with_reference=with_reference, min_thought_tokens=rlp.min_thought_tokens,
                    ratio_logprobs=rlp.ratio_logprobs, logits_chunk_tokens=rlp.logits_chunk_tokens,
-                   microbatch_rows=micro, position_token_id=position_token_id)
+                   microbatch_rows=rlp.rollout_microbatch_rows, position_token_id=position_token_id)
 
     @property
     def branches_per_doc(self) -> int:

@@ -24,6 +24,7 @@ from jax.sharding import Mesh
 
 from rlpjax.config import Config, ModelConfig
 from rlpjax.config_io import ConfigError
+from rlpjax.train.registry import TASKS
 from rlpjax.train.state import TrainState
 
 StepFn = Callable[[TrainState, Any], tuple[TrainState, dict]]
@@ -165,14 +166,6 @@ def abstract_batch(shapes: dict[str, tuple[tuple[int, ...], Any]], mesh: Mesh) -
                               f"per minibatch are a multiple of {devices}")
     return {key: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding(mesh, len(shape)))
             for key, (shape, dtype) in shapes.items()}
-
-
-TASKS: dict[str, str] = {
-    "ntp": "rlpjax.train.tasks.ntp:NTPTask",
-    "rlp": "rlpjax.train.tasks.rlp:RLPTask",
-    "grpo": "rlpjax.train.tasks.grpo:GRPOTask",
-}
-"""Objective name -> "module:class" of its Task (imported only when used)."""
 
 
 def get_task(cfg: Config) -> Task:

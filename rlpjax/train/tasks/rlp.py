@@ -83,8 +83,7 @@ class RLPTask(Task):
         return RolloutSettings.from_config(
             self.cfg.rlp, think_id=self.thoughts.think_id, end_think_id=self.thoughts.end_think_id,
             pad_id=0 if abstract else self.tokenizer.pad_id or 0, shared_prefix=shared_prefix,
-            with_reference=self.uses_reference, num_docs=self.cfg.data.global_batch_size,
-            position_token_id=self.position_token_id())
+            with_reference=self.uses_reference, position_token_id=self.position_token_id())
 
     def position_token_id(self) -> int:
         """The id of `rlp.position_token` (-1 when the strategy needs none); ConfigError unless it is one token."""
