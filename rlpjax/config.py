@@ -37,7 +37,11 @@ PositionStrategy = Literal["uniform", "stride", "surprisal", "last", "after_toke
 RatioLogprobs = Literal["sampling", "model"]
 """Distribution of the old / new / reference log-probs of RLP and GRPO."""
 Aggregation = Literal["token_mean", "seq_mean", "constant_length"]
-"""Reductions of per-token losses (`objectives.policy_gradient.aggregate_tokens`)."""
+"""Reductions of per-token losses (`objectives.aggregation.AGGREGATIONS`)."""
+Advantage = Literal["group_mean", "leave_one_out"]
+"""Group advantage estimators (`objectives.advantages.ADVANTAGES`)."""
+PolicyLoss = Literal["ppo_clip", "gspo"]
+"""Policy-gradient surrogates (`objectives.policy_gradient.POLICY_LOSSES`): token ratio or sequence ratio."""
 EdgePass = Literal["verified", "answer"]
 """What the GRPO edge filter counts as a pass."""
 LogMode = Literal["bar", "lines"]
@@ -235,6 +239,16 @@ class RLPConfig:
     """Weight of an added next-token loss on the documents (0 in the paper)."""
     normalize_adv_std: bool = False
     """Divide advantages by the group's standard deviation (off in the paper)."""
+    advantage: Advantage = "leave_one_out"
+    """Group advantage estimator: "leave_one_out" (the paper: r_i minus the mean of the other thoughts' rewards)
+    or "group_mean" (r_i minus the group mean)."""
+    aggregation: Aggregation = "seq_mean"
+    """Reduction of per-token losses: "seq_mean" (the paper: each thought's token mean, then the mean over
+    thoughts), "token_mean" (every thought token of the batch alike) or "constant_length" (token sums over
+    thoughts x max_thought_tokens)."""
+    policy_loss: PolicyLoss = "ppo_clip"
+    """Surrogate: "ppo_clip" (the paper: token-level ratio, clipped per token) or "gspo" (sequence-level ratio
+    exp(mean log ratio) of each thought, clipped per thought; use clip ranges of about 3e-4 / 4e-4)."""
     ppo_epochs: int = 1
     """Passes over each rollout batch."""
     minibatches: int = 1
@@ -294,6 +308,13 @@ class GRPOConfig:
     """Weight of the entropy bonus."""
     normalize_adv_std: bool = True
     """Divide group advantages by the group's standard deviation."""
+    advantage: Advantage = "group_mean"
+    """Group advantage estimator: "group_mean" (GRPO: r_i minus the group mean) or "leave_one_out" (RLOO: r_i minus
+    the mean of the prompt's other rollouts)."""
+    policy_loss: PolicyLoss = "ppo_clip"
+    """Surrogate: "ppo_clip" (token-level ratio, clipped per token: GRPO, DAPO) or "gspo" (GSPO: the response's
+    sequence-level ratio exp(mean log ratio), clipped per response; with aggregation=seq_mean and clip ranges of
+    about 3e-4 / 4e-4)."""
     aggregation: Aggregation = "token_mean"
     """"token_mean" (over all response tokens of the batch), "seq_mean" (per sequence, then over sequences), or
     "constant_length" (Dr.GRPO: the token sum over rows x max_new_tokens, so no response's length rescales its
@@ -304,6 +325,18 @@ class GRPOConfig:
     "authors_strict"."""
     reward_alpha: float = 0.2
     """a in the blended rewards (weight of the outcome term)."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling: drop the groups whose rewards are all equal (no advantage, no gradient) and any the
+    edge filter drops, and sample further prompts of the stream until prompts_per_step groups are kept or
+    dynamic_sampling_rounds rounds are spent (a short batch is filled with dropped groups, masked out)."""
+    dynamic_sampling_rounds: int = 3
+    """Most sampling rounds of prompts_per_step prompts per step under dynamic_sampling (DAPO's
+    max_num_gen_batches)."""
+    overlong_buffer: int = 0
+    """DAPO's soft overlong punishment: a response longer than max_new_tokens - overlong_buffer tokens gets a
+    penalty growing linearly to -overlong_penalty at max_new_tokens (a cut-off response gets all of it); 0 off."""
+    overlong_penalty: float = 1.0
+    """Largest overlong penalty, added to the reward of a response of max_new_tokens tokens."""
     edge_filter: bool = False
     """Edge-of-competence filter: drop from the update every group (the rollouts of one prompt) whose pass rate
     under the current policy lies outside the open band (edge_pass_low, edge_pass_high); the pass rate is measured

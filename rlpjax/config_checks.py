@@ -190,6 +190,12 @@ def _check_grpo(cfg: Config) -> None:
         raise ConfigError(f"grpo.ops={grpo.ops} must be non-empty op counts of at least 2")
     if not grpo.templates or not grpo.modes or set(grpo.modes) - set(MODES):
         raise ConfigError(f"grpo.templates and grpo.modes must be non-empty, modes among {', '.join(MODES)}")
+    if grpo.dynamic_sampling_rounds < 1:
+        raise ConfigError(f"grpo.dynamic_sampling_rounds={grpo.dynamic_sampling_rounds} must be at least 1")
+    if not 0 <= grpo.overlong_buffer < grpo.max_new_tokens or grpo.overlong_penalty < 0:
+        raise ConfigError(f"grpo.overlong_buffer={grpo.overlong_buffer} must lie in [0, grpo.max_new_tokens="
+                          f"{grpo.max_new_tokens}) and grpo.overlong_penalty={grpo.overlong_penalty} be >= 0 "
+                          "(DAPO: a buffer of a fifth of the cap, penalty 1)")
 
 
 OBJECTIVE_RULES = {"rlp": _check_rlp, "grpo": _check_grpo}

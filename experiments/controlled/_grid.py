@@ -12,6 +12,9 @@ Stages (run directories `<run_root>/<preset name>`; `run.init_from` names the ru
                │                                  a = 0.2 / 0.5 and authors_strict (what the paper's runs used)
                ├── rl_dr_grpo                     rl_edge as Dr.GRPO: no std division of the advantages, token
                │                                  sums over responses x max_new_tokens (constant_length)
+               ├── rl_dapo, rl_gspo, rl_rloo      rl_edge as DAPO (clip-higher, dynamic sampling, overlong
+               │                                  shaping, global token mean, no KL), GSPO (sequence ratio) and
+               │                                  RLOO (leave-one-out baseline)
                ├── budget_mid80 ── budget_rl20    split 0.8 : 0.2
                ├── budget_mid50 ── budget_rl50    split 0.5 : 0.5
                └── budget_mid20 ── budget_rl80    split 0.2 : 0.8
@@ -140,11 +143,11 @@ def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = 
         model=scale.model,
         data=DataConfig(tokenizer=scale.tokenizer),
         optimizer=OptimizerConfig(learning_rate=scale.rl_lr, schedule="constant", warmup_steps=0, weight_decay=0.0),
-        grpo=GRPOConfig(ops=ops or scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
-                        num_rollouts=scale.rl_rollouts, temperature=1.0, max_prompt_tokens=scale.rl_prompt_tokens,
-                        max_new_tokens=scale.rl_response_tokens, eps_low=0.2, eps_high=0.2, kl_beta=1e-3,
-                        entropy_coef=0.0, reward=reward, reward_alpha=alpha, minibatches=scale.rl_minibatches,
-                        **grpo_changes),
+        grpo=GRPOConfig(**dict(dict(ops=ops or scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
+                                    num_rollouts=scale.rl_rollouts, temperature=1.0,
+                                    max_prompt_tokens=scale.rl_prompt_tokens, max_new_tokens=scale.rl_response_tokens,
+                                    eps_low=0.2, eps_high=0.2, kl_beta=1e-3, entropy_coef=0.0, reward=reward,
+                                    reward_alpha=alpha, minibatches=scale.rl_minibatches), **grpo_changes)),
         checkpoint=CheckpointConfig(every_steps=scale.rl_checkpoint_every, keep_last=2),
         run=RunConfig(name=name, run_dir=run_dir(scale, name), objective="grpo", steps=steps, init_from=init_from),
     )
@@ -167,6 +170,17 @@ def builders(scale: Scale) -> dict:
         "rl_strict": functools.partial(rl, "rl_strict", base, rl_steps, "authors_strict"),
         "rl_dr_grpo": functools.partial(rl, "rl_dr_grpo", base, rl_steps, normalize_adv_std=False,
                                         aggregation="constant_length"),
+        # DAPO (Yu et al. 2025): clip-higher 0.2 / 0.28, dynamic sampling, overlong shaping over the last fifth of
+        # the cap (their 4K of 20K), token-level loss over the global batch, no KL.
+        "rl_dapo": functools.partial(rl, "rl_dapo", base, rl_steps, eps_high=0.28, kl_beta=0.0,
+                                     aggregation="token_mean", dynamic_sampling=True,
+                                     overlong_buffer=scale.rl_response_tokens // 5),
+        # GSPO (Zheng et al. 2025): the response's sequence-level ratio, clip 3e-4 / 4e-4, mean over responses.
+        "rl_gspo": functools.partial(rl, "rl_gspo", base, rl_steps, policy_loss="gspo", aggregation="seq_mean",
+                                     eps_low=3e-4, eps_high=4e-4, kl_beta=0.0),
+        # RLOO (Ahmadian et al. 2024): the leave-one-out baseline, no std division, mean over responses.
+        "rl_rloo": functools.partial(rl, "rl_rloo", base, rl_steps, advantage="leave_one_out",
+                                     normalize_adv_std=False, aggregation="seq_mean"),
     }
     for seed in ("0", "0.1", "1", "10"):  # corpora.mixtures presets transfer-b*, headroom-h*
         stem = f"transfer_b{seed.replace('.', 'p')}"

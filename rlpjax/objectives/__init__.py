@@ -1,12 +1,14 @@
 """Objectives: pure functions from log-probs, rewards and masks to (loss, metrics). No model code, no I/O.
 
 Layout (one job per module):
-- `policy_gradient.py`  what RLP and GRPO share: group advantages (leave-one-out or plain, optional std
-                        normalisation), the clipped surrogate with separate eps_low / eps_high, the k3 KL, token-mean
-                        and sequence-mean aggregation, group reward metrics.
-- `rlp.py`              RLP: information-gain rewards over a horizon, leave-one-out advantages, the length-normalised
-                        loss over thoughts (../shared/spec/RLP.md).
-- `grpo.py`             GRPO with verifier rewards (../shared/spec/CONTROLLED.md).
+- `advantages.py`       group advantage estimators by name: "group_mean" (GRPO), "leave_one_out" (RLP, RLOO), each
+                        optionally divided by the group's std.
+- `aggregation.py`      token aggregations by name: "token_mean" (global over the batch, DAPO), "seq_mean" (RLP),
+                        "constant_length" (Dr.GRPO); each a ratio whose denominator weighs gradient accumulation.
+- `policy_gradient.py`  what RLP and GRPO share: surrogates by name ("ppo_clip": token ratio; "gspo": sequence ratio)
+                        with separate eps_low / eps_high, the k3 KL, the entropy bonus, group reward metrics.
+- `rlp.py`              RLP: information-gain rewards over a horizon and the RLP loss over thoughts
+                        (../shared/spec/RLP.md).
 - `ntp.py`              next-token loss over packed rows with segment ids, optional z-loss and loss mask.
 - `logprobs.py`         per-token log-probs, log-partitions and entropies from logits, in float32.
 - `positions.py`        where RLP thinks: K positions per document by strategy.
@@ -15,17 +17,22 @@ Every function compiles under `jax.jit`; strings and sizes (strategy, aggregatio
 Compute accounting (FLOPs, parameter counts, budget planning) lives in `rlpjax/compute.py`.
 """
 
-from rlpjax.objectives.grpo import grpo_advantages, grpo_loss
+from rlpjax.objectives.advantages import ADVANTAGES, group_advantages
+from rlpjax.objectives.aggregation import AGGREGATIONS, aggregate_tokens
 from rlpjax.objectives.logprobs import target_logprobs, token_entropy
 from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.objectives.positions import select_positions
-from rlpjax.objectives.rlp import information_gain_rewards, leave_one_out_advantages, rlp_loss
+from rlpjax.objectives.policy_gradient import POLICY_LOSSES, policy_gradient_loss
+from rlpjax.objectives.rlp import information_gain_rewards, rlp_loss
 
 __all__ = [
-    "grpo_advantages",
-    "grpo_loss",
+    "ADVANTAGES",
+    "AGGREGATIONS",
+    "POLICY_LOSSES",
+    "aggregate_tokens",
+    "group_advantages",
     "information_gain_rewards",
-    "leave_one_out_advantages",
+    "policy_gradient_loss",
     "ntp_loss",
     "rlp_loss",
     "select_positions",

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from rlpjax.objectives.logprobs import target_logprobs
-from rlpjax.objectives.policy_gradient import safe_divide
+from rlpjax.objectives.aggregation import LOSS_WEIGHT, safe_divide
 
 
 def next_token_weights(segment_ids_bt: jax.Array, loss_mask_bt: jax.Array | None = None) -> jax.Array:
@@ -60,6 +60,6 @@ def ntp_loss(
         "perplexity": jnp.exp(nll),
         "z_loss": z_loss,
         "num_tokens": num_tokens,
-        "loss_weight": num_tokens,
+        LOSS_WEIGHT: num_tokens,
     }
     return loss, metrics

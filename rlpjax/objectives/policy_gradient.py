@@ -1,4 +1,4 @@
-"""The pieces RLP and GRPO share: group advantages, the clipped surrogate with a k3 KL, and group reward metrics.
+"""The policy-gradient loss RLP and GRPO share: a registered surrogate, a k3 KL, an entropy bonus, reward metrics.
 
 Axis names used below: `...` are leading sequence axes (RLP: [B, K] documents x positions; GRPO: [B] prompts),
 `G` the group axis (thoughts per position, rollouts per prompt) and `L` the token axis of a sampled sequence. A
@@ -11,24 +11,13 @@ them goes through `jax.lax.stop_gradient` here, so a caller cannot leak a gradie
 
 from __future__ import annotations
 
-import math
-import typing
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 
-from rlpjax.config import Aggregation
-
-AGGREGATIONS = typing.get_args(Aggregation)
-"""Ways to reduce per-token losses: "token_mean" (sum over all valid tokens / their count), "seq_mean" (mean over
-each sequence's valid tokens, then mean over the valid sequences) or "constant_length" (sum over all valid tokens /
-(sequences x a fixed length cap), Dr.GRPO's normaliser: a constant, so it biases no sequence by its length)."""
-
-
-def safe_divide(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
-    """numerator / denominator, and 0 where the denominator is 0 (an empty mask gives a zero metric, not NaN)."""
-    nonzero = denominator != 0
-    return jnp.where(nonzero, numerator / jnp.where(nonzero, denominator, 1), 0.0)
+from rlpjax.objectives.aggregation import LOSS_WEIGHT, aggregate_tokens, safe_divide
+from rlpjax.registry import Registry
 
 
 def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
@@ -65,54 +54,54 @@ def k3_kl(logp_target: jax.Array, logp_sampled: jax.Array) -> jax.Array:
     return jnp.exp(d) - d - 1.0
 
 
-def group_advantages(
-    rewards_xg: jax.Array, *, leave_one_out: bool, normalize_std: bool, eps: float = 1e-6
-) -> jax.Array:
-    """Advantages over the last (group) axis, as constants w.r.t. the parameters.
+@dataclasses.dataclass(frozen=True)
+class SurrogateTerms:
+    """What a policy loss gives per token [..., L]: the loss term and the ratio its clip acts on."""
 
-    A_i = s * (r_i - mean_j r_j), with s = G / (G - 1) when `leave_one_out` (RLP: this equals r_i minus the mean of
-    the other G - 1 rewards) and s = 1 otherwise (GRPO). With `normalize_std` the result is divided by
-    (std_j r_j + eps), std being the unbiased sample standard deviation (ddof 1) of the group's rewards, as in
-    verl's GRPO; eps (default 1e-6) keeps groups whose rewards are all equal at advantage 0 instead of NaN.
+    pg_xl: jax.Array
+    """Per-token policy-gradient loss (to be aggregated)."""
+    ratio_xl: jax.Array
+    """The importance ratio the clip sees (token: rho_u; sequence: s_i on every token of sequence i)."""
 
-    rewards_xg: [..., G] float, G >= 2. Returns [..., G] float32.
+
+POLICY_LOSSES = Registry("policy loss")
+"""Surrogates `fn(log_ratio_xl, token_mask_xl, advantages_xl, eps_low, eps_high) -> SurrogateTerms` by name:
+log_ratio_xl = logp_new - logp_old (gradient through logp_new), zero off the mask; advantages_xl [..., 1]
+broadcast over the tokens. Add a name to `config.PolicyLoss` too."""
+register_policy_loss = POLICY_LOSSES.register
+
+
+def _clipped_surrogate(ratio_xl: jax.Array, advantages_xl: jax.Array, eps_low: float, eps_high: float) -> jax.Array:
+    """-min(ratio A, clip(ratio, 1 - eps_low, 1 + eps_high) A): PPO's pessimistic clipped objective, negated."""
+    clipped_xl = jnp.clip(ratio_xl, 1.0 - eps_low, 1.0 + eps_high)
+    return -jnp.minimum(ratio_xl * advantages_xl, clipped_xl * advantages_xl)
+
+
+@register_policy_loss("ppo_clip")
+def ppo_clip(log_ratio_xl, token_mask_xl, advantages_xl, eps_low, eps_high) -> SurrogateTerms:
+    """Token-level ratio rho_u = pi_new(y_u) / pi_old(y_u), clipped per token (PPO, GRPO, DAPO, RLP)."""
+    del token_mask_xl
+    ratio_xl = jnp.exp(log_ratio_xl)
+    return SurrogateTerms(_clipped_surrogate(ratio_xl, advantages_xl, eps_low, eps_high), ratio_xl)
+
+
+@register_policy_loss("gspo")
+def gspo(log_ratio_xl, token_mask_xl, advantages_xl, eps_low, eps_high) -> SurrogateTerms:
+    """GSPO's sequence-level ratio s_i = exp(mean_u log rho_u), clipped per sequence (Zheng et al. 2025).
+
+    Written in GSPO-token form: token u carries s_iu = sg(s_i) * pi_new(y_u) / sg(pi_new(y_u)), whose value is s_i
+    and whose gradient is s_i * grad log pi_new(y_u); under the "seq_mean" aggregation the gradient equals that of
+    mean_i -min(s_i A_i, clip(s_i) A_i). Its clip ranges are much smaller than PPO's (the paper: 3e-4 / 4e-4).
     """
-    group_size = rewards_xg.shape[-1]
-    if group_size < 2:
-        raise ValueError(f"group advantages need at least 2 samples per group, got G = {group_size}")
-    rewards = jax.lax.stop_gradient(rewards_xg.astype(jnp.float32))
-    advantages = rewards - jnp.mean(rewards, axis=-1, keepdims=True)
-    if leave_one_out:
-        advantages = advantages * (group_size / (group_size - 1))
-    if normalize_std:
-        advantages = advantages / (jnp.std(rewards, axis=-1, ddof=1, keepdims=True) + eps)
-    return advantages
+    lengths_x = jnp.sum(token_mask_xl, axis=-1)
+    sequence_log_ratio_x = safe_divide(jnp.sum(jnp.where(token_mask_xl, log_ratio_xl, 0.0), axis=-1), lengths_x)
+    token_log_ratio_xl = (log_ratio_xl - jax.lax.stop_gradient(log_ratio_xl)
+                          + jax.lax.stop_gradient(sequence_log_ratio_x)[..., None])
+    ratio_xl = jnp.exp(token_log_ratio_xl)
+    return SurrogateTerms(_clipped_surrogate(ratio_xl, advantages_xl, eps_low, eps_high), ratio_xl)
 
 
-def aggregate_tokens(values_xl: jax.Array, token_mask_xl: jax.Array, aggregation: str,
-                     length_cap: int | None = None) -> jax.Array:
-    """Reduce per-token values [..., L] to a scalar with `aggregation` (see AGGREGATIONS).
-
-    "seq_mean" counts only sequences with at least one valid token, so padding rows do not dilute the mean;
-    "constant_length" divides by every sequence of the leading axes times `length_cap` (required), as TRL's
-    dr_grpo divides by rows x max_completion_length.
-    """
-    weights = token_mask_xl.astype(jnp.float32)
-    weighted_xl = jnp.where(weights != 0, values_xl * weights, 0.0)
-    if aggregation == "token_mean":
-        return safe_divide(jnp.sum(weighted_xl), jnp.sum(weights))
-    if aggregation == "seq_mean":
-        lengths = jnp.sum(weights, axis=-1)
-        per_sequence = safe_divide(jnp.sum(weighted_xl, axis=-1), lengths)
-        return masked_mean(per_sequence, lengths > 0)
-    if aggregation == "constant_length":
-        if not length_cap:
-            raise ValueError("aggregation 'constant_length' needs the length cap (e.g. grpo.max_new_tokens)")
-        return jnp.sum(weighted_xl) / (math.prod(values_xl.shape[:-1]) * length_cap)
-    raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {AGGREGATIONS}")
-
-
-def clipped_policy_loss(
+def policy_gradient_loss(
     logp_new_xl: jax.Array,
     logp_old_xl: jax.Array,
     token_mask_xl: jax.Array,
@@ -121,6 +110,7 @@ def clipped_policy_loss(
     eps_low: float,
     eps_high: float,
     aggregation: str,
+    policy_loss: str = "ppo_clip",
     kl_beta: float = 0.0,
     logp_ref_xl: jax.Array | None = None,
     entropy_xl: jax.Array | None = None,
@@ -129,12 +119,13 @@ def clipped_policy_loss(
     sequence_valid_x: jax.Array | None = None,
     length_cap: int | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """The clipped policy-gradient loss with an optional k3 KL and entropy bonus -> (loss, metrics).
+    """The registered policy loss with an optional k3 KL and entropy bonus -> (loss, metrics).
 
-    Per valid token u of sequence i: rho_u = exp(logp_new_u - logp_old_u) and
+    Per valid token u of sequence i, with the surrogate `policy_loss` (POLICY_LOSSES; "ppo_clip": the token ratio
+    rho_u = exp(logp_new_u - logp_old_u)):
         pg_u  = -min(rho_u * A_i, clip(rho_u, 1 - eps_low, 1 + eps_high) * A_i)
         kl_u  = exp(d_u) - d_u - 1,  d_u = logp_ref_u - logp_new_u          (only when kl_beta > 0)
-    loss = agg(pg) + kl_beta * agg(kl) - entropy_coef * agg(entropy), `agg` being `aggregation`.
+    loss = agg(pg) + kl_beta * agg(kl) - entropy_coef * agg(entropy), `agg` being `aggregation` (AGGREGATIONS).
 
     Shapes: logp_new_xl / logp_old_xl / logp_ref_xl / entropy_xl / token_mask_xl [..., L]; advantages_x,
     truncated_x (bool: the sequence hit the length cap) and sequence_valid_x (bool) [...]. A token counts when its
@@ -143,11 +134,13 @@ def clipped_policy_loss(
 
     Metrics (scalars): loss, pg_loss, kl_ref (agg(kl); 0 without a reference), entropy (agg(entropy), only when
     given), clip_frac_low / clip_frac_high (fraction of valid tokens whose gradient the lower / upper clip removes:
-    rho < 1 - eps_low with A < 0, rho > 1 + eps_high with A > 0), approx_kl_old (token mean of the k3 estimate of
-    KL(pi_old || pi_new): rho - 1 - log rho), ratio_mean, adv_mean / adv_std (ddof 0) / adv_min / adv_max over valid
-    sequences, length_mean (valid tokens per valid sequence), truncated_frac (only when given), num_sequences,
-    num_tokens.
+    ratio < 1 - eps_low with A < 0, ratio > 1 + eps_high with A > 0, `ratio` being the surrogate's), approx_kl_old
+    (token mean of the k3 estimate of KL(pi_old || pi_new): rho - 1 - log rho), ratio_mean (the surrogate's
+    ratio), adv_mean / adv_std (ddof 0) / adv_min / adv_max over valid sequences, length_mean (valid tokens per
+    valid sequence), truncated_frac (only when given), num_sequences, num_tokens, and loss_weight (the
+    aggregation's denominator: what this batch weighs in gradient accumulation, `train.update.LOSS_WEIGHT`).
     """
+    surrogate = POLICY_LOSSES.lookup(policy_loss)
     if kl_beta != 0.0 and logp_ref_xl is None:
         raise ValueError("kl_beta > 0 needs the reference log-probs logp_ref_xl")
     if entropy_coef != 0.0 and entropy_xl is None:
@@ -164,35 +157,35 @@ def clipped_policy_loss(
     advantages = jnp.where(sequence_valid_x, jax.lax.stop_gradient(advantages_x.astype(jnp.float32)), 0.0)
     advantages_xl = advantages[..., None]
     log_ratio = logp_new_xl - jnp.where(token_mask, jax.lax.stop_gradient(logp_old_xl.astype(jnp.float32)), 0.0)
-    ratio = jnp.exp(log_ratio)
-    clipped_ratio = jnp.clip(ratio, 1.0 - eps_low, 1.0 + eps_high)
-    pg_xl = -jnp.minimum(ratio * advantages_xl, clipped_ratio * advantages_xl)
-    pg_loss = aggregate_tokens(pg_xl, token_mask, aggregation, length_cap)
+    terms = surrogate(log_ratio, token_mask, advantages_xl, eps_low, eps_high)
+    pg_loss, weight = aggregate_tokens(terms.pg_xl, token_mask, aggregation, length_cap)
     loss = pg_loss
 
     metrics: dict[str, jax.Array] = {"pg_loss": pg_loss}
     if logp_ref_xl is not None:
         logp_ref = jnp.where(token_mask, jax.lax.stop_gradient(logp_ref_xl.astype(jnp.float32)), 0.0)
-        kl_ref = aggregate_tokens(k3_kl(logp_ref, logp_new_xl), token_mask, aggregation, length_cap)
+        kl_ref = aggregate_tokens(k3_kl(logp_ref, logp_new_xl), token_mask, aggregation, length_cap)[0]
         loss = loss + kl_beta * kl_ref
     else:
         kl_ref = jnp.zeros((), jnp.float32)
     metrics["kl_ref"] = kl_ref
     if entropy_xl is not None:
         entropy = aggregate_tokens(jnp.where(token_mask, entropy_xl.astype(jnp.float32), 0.0), token_mask, aggregation,
-                                   length_cap)
+                                   length_cap)[0]
         loss = loss - entropy_coef * entropy
         metrics["entropy"] = entropy
 
+    ratio = jax.lax.stop_gradient(terms.ratio_xl)
     clipped_low = (ratio < 1.0 - eps_low) & (advantages_xl < 0)
     clipped_high = (ratio > 1.0 + eps_high) & (advantages_xl > 0)
     adv_min, adv_max = masked_min_max(advantages, sequence_counted)
+    token_ratio = jnp.exp(jax.lax.stop_gradient(log_ratio))
     metrics |= {
         "loss": loss,
         "clip_frac_low": masked_mean(clipped_low, token_mask),
         "clip_frac_high": masked_mean(clipped_high, token_mask),
-        "approx_kl_old": jax.lax.stop_gradient(masked_mean(ratio - 1.0 - log_ratio, token_mask)),
-        "ratio_mean": jax.lax.stop_gradient(masked_mean(ratio, token_mask)),
+        "approx_kl_old": masked_mean(token_ratio - 1.0 - jax.lax.stop_gradient(log_ratio), token_mask),
+        "ratio_mean": masked_mean(ratio, token_mask),
         "adv_mean": masked_mean(advantages, sequence_counted),
         "adv_std": masked_std(advantages, sequence_counted),
         "adv_min": adv_min,
@@ -200,6 +193,7 @@ def clipped_policy_loss(
         "length_mean": masked_mean(lengths_x.astype(jnp.float32), sequence_counted),
         "num_sequences": jnp.sum(sequence_counted).astype(jnp.float32),
         "num_tokens": jnp.sum(token_mask).astype(jnp.float32),
+        LOSS_WEIGHT: weight,
     }
     if truncated_x is not None:
         metrics["truncated_frac"] = masked_mean(truncated_x.astype(jnp.float32), sequence_counted)

@@ -9,6 +9,9 @@ place of [B, K] (written `...` below), so a caller may also flatten them.
     loss       mean over thoughts of  -(1/|c_i|) sum_u min(rho_u A_i, clip(rho_u, 1-eps_low, 1+eps_high) A_i)
                + kl_beta * the same aggregation of the k3 KL to a frozen reference
 
+That is the paper's choice of the three registered parts (objectives/advantages.py: "leave_one_out";
+objectives/aggregation.py: "seq_mean"; objectives/policy_gradient.py: "ppo_clip"); `rlp_loss` takes any other.
+
 S_pred_j(c) = log p_theta(x_{t+j} | x_<t, <think> c </think>, x_t..x_{t+j-1}) and S_ema_j = log p_phi(x_{t+j} |
 x_<{t+j}) are scored by the caller (teacher-forced, no gradient); this module only combines them.
 """
@@ -18,12 +21,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rlpjax.objectives.policy_gradient import (
-    clipped_policy_loss,
-    group_advantages,
-    group_reward_metrics,
-    masked_mean,
-)
+from rlpjax.objectives.advantages import group_advantages
+from rlpjax.objectives.policy_gradient import group_reward_metrics, masked_mean, policy_gradient_loss
 
 
 def information_gain_rewards(
@@ -51,14 +50,6 @@ def information_gain_rewards(
     return jax.lax.stop_gradient(jnp.sum(weighted_xgh, axis=-1))
 
 
-def leave_one_out_advantages(rewards_xg: jax.Array, *, normalize_std: bool = False, eps: float = 1e-6) -> jax.Array:
-    """A_i = G/(G-1) (r_i - mean_j r_j) over the last axis, optionally divided by (group std (ddof 1) + eps).
-
-    rewards_xg: [..., G], G >= 2. Returns [..., G] float32, stop-gradient'ed.
-    """
-    return group_advantages(rewards_xg, leave_one_out=True, normalize_std=normalize_std, eps=eps)
-
-
 def rlp_loss(
     logp_new_xgl: jax.Array,
     logp_old_xgl: jax.Array,
@@ -72,6 +63,10 @@ def rlp_loss(
     kl_beta: float = 0.0,
     normalize_adv_std: bool = False,
     adv_eps: float = 1e-6,
+    advantage: str = "leave_one_out",
+    aggregation: str = "seq_mean",
+    policy_loss: str = "ppo_clip",
+    length_cap: int | None = None,
     logp_ref_xgl: jax.Array | None = None,
     entropy_xgl: jax.Array | None = None,
     truncated_xg: jax.Array | None = None,
@@ -89,11 +84,13 @@ def rlp_loss(
     truncated_xg: bool [..., G], True for thoughts cut at max_thought_tokens (gives `truncated_frac`).
     position_valid_x: bool [...], False for padded positions (documents with fewer than K valid positions, see
         positions.select_positions); their thoughts are left out of the loss and of every metric.
+    advantage / aggregation / policy_loss: registered names (defaults: the paper's); length_cap: the thought
+        length cap of the "constant_length" aggregation.
 
-    Each thought's per-token terms are averaged over its own tokens, then over all valid thoughts (the paper's
-    1/|c_i| normalisation and mean over B*G thoughts). Metrics: those of `clipped_policy_loss` (loss, pg_loss,
-    kl_ref, clip fractions, approx_kl_old, advantage stats, length_mean = thought length, truncated_frac, entropy),
-    those of `group_reward_metrics` (reward_mean/std, best_of_group_gain, ...), and s_pred_mean / s_ema_mean (mean
+    With the defaults each thought's per-token terms are averaged over its own tokens, then over all valid thoughts
+    (the paper's 1/|c_i| normalisation and mean over B*G thoughts). Metrics: those of `policy_gradient_loss` (loss,
+    pg_loss, kl_ref, clip fractions, approx_kl_old, advantage stats, length_mean = thought length, truncated_frac,
+    entropy, loss_weight), those of `group_reward_metrics` (reward_mean/std, best_of_group_gain, ...), and s_pred_mean / s_ema_mean (mean
     scored log-prob per horizon token over valid positions).
     """
     group_size = s_pred_xgh.shape[-2]
@@ -101,21 +98,23 @@ def rlp_loss(
         position_valid_x = jnp.ones(s_ema_xh.shape[:-1], dtype=bool)
     rewards_xg = information_gain_rewards(s_pred_xgh, s_ema_xh, gamma=gamma, horizon_mask_xh=horizon_mask_xh)
     rewards_xg = jnp.where(position_valid_x[..., None], rewards_xg, 0.0)  # padded positions may hold garbage scores
-    advantages_xg = leave_one_out_advantages(rewards_xg, normalize_std=normalize_adv_std, eps=adv_eps)
+    advantages_xg = group_advantages(rewards_xg, advantage, normalize_std=normalize_adv_std, eps=adv_eps)
     thought_valid_xg = jnp.broadcast_to(position_valid_x[..., None], rewards_xg.shape)
-    loss, metrics = clipped_policy_loss(
+    loss, metrics = policy_gradient_loss(
         logp_new_xgl,
         logp_old_xgl,
         thought_mask_xgl,
         advantages_xg,
         eps_low=eps_low,
         eps_high=eps_high,
-        aggregation="seq_mean",
+        aggregation=aggregation,
+        policy_loss=policy_loss,
         kl_beta=kl_beta,
         logp_ref_xl=logp_ref_xgl,
         entropy_xl=entropy_xgl,
         truncated_x=truncated_xg,
         sequence_valid_x=thought_valid_xg,
+        length_cap=length_cap,
     )
     horizon_valid_xh = position_valid_x[..., None]
     if horizon_mask_xh is not None:

@@ -16,36 +16,54 @@ The authors' R_pv' counts penalties instead: `Verification.penalties` = value + 
 answer errors, over abs(V) = `Verification.gold_nodes`, clipped at 0; so it also penalises distractor steps and a
 wrong or missing answer, and `authors_strict` is zero whenever a trace defines an extra node, which `strict` is not.
 The presets in experiments/controlled/ use the authors' variants (what the paper ran). Add a reward with
-`@register_reward("name")`.
+`@register_reward("name")` (`weighted=True` when it takes the blend weight `a`, which grpo.reward_alpha sets).
+
+`overlong_shaping` is DAPO's soft overlong punishment, added to any reward by length (grpo.overlong_buffer).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from rlpjax.config_io import ConfigError
 from rlpjax.reasoning.verify import Verification
 
 RewardFn = Callable[..., float]
 REWARDS: dict[str, RewardFn] = {}
+WEIGHTED: set[str] = set()
+"""Rewards that take the blend weight `a` (keyword argument)."""
 
 
-def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
-    """Decorator: make a reward available to `reward(name, ...)`."""
+def register_reward(name: str, *, weighted: bool = False) -> Callable[[RewardFn], RewardFn]:
+    """Decorator: make `fn(verification[, a]) -> float` available to `reward(name, ...)`; `weighted`: it takes the
+    blend weight `a`."""
     def decorate(fn: RewardFn) -> RewardFn:
         REWARDS[name] = fn
+        WEIGHTED.discard(name)
+        if weighted:
+            WEIGHTED.add(name)
         return fn
     return decorate
 
 
-def reward(name: str, verification: Verification, **params: float) -> float:
-    """The named reward of one verified trace; unknown names or bad parameters raise ConfigError."""
+def reward(name: str, verification: Verification, *, a: float = 0.2) -> float:
+    """The named reward of one verified trace; `a` (the blend weight, grpo.reward_alpha) reaches only the rewards
+    registered as weighted, the others have no parameter."""
     if name not in REWARDS:
         raise ConfigError(f"unknown reward {name!r}; choose one of {sorted(REWARDS)}")
-    try:
-        return float(REWARDS[name](verification, **params))
-    except TypeError as err:
-        raise ConfigError(f"reward {name!r} got bad parameters {sorted(params)}: {err}") from None
+    return float(REWARDS[name](verification, a=a) if name in WEIGHTED else REWARDS[name](verification))
+
+
+def overlong_shaping(lengths_n: np.ndarray, max_len: int, buffer: int, penalty: float) -> np.ndarray:
+    """DAPO's soft overlong punishment per response: 0 up to max_len - buffer tokens, then falling linearly to
+    -penalty at max_len (a response cut at the cap gets -penalty). lengths_n: [N] response lengths in tokens
+    (stop token included); buffer 0 gives zeros."""
+    if buffer <= 0:
+        return np.zeros(lengths_n.shape, np.float32)
+    over_n = np.clip(np.asarray(lengths_n, np.float64) - (max_len - buffer), 0.0, buffer)
+    return (-penalty * over_n / buffer).astype(np.float32)
 
 
 def _blend_weight(a: float) -> float:
@@ -60,7 +78,7 @@ def outcome(verification: Verification) -> float:
     return float(verification.answer_correct)
 
 
-@register_reward("process_blend")
+@register_reward("process_blend", weighted=True)
 def process_blend(verification: Verification, a: float = 0.2) -> float:
     """The paper's blend a * R_out + (1 - a) * ProcessAcc."""
     a = _blend_weight(a)
@@ -73,7 +91,7 @@ def strict(verification: Verification) -> float:
     return float(verification.answer_correct) if verification.process_acc == 1.0 else 0.0
 
 
-@register_reward("gated_blend")
+@register_reward("gated_blend", weighted=True)
 def gated_blend(verification: Verification, a: float = 0.2) -> float:
     """R_out * (a + (1 - a) * ProcessAcc): the blend, zero whenever the answer is wrong."""
     a = _blend_weight(a)
@@ -86,7 +104,7 @@ def authors_process(verification: Verification) -> float:
     return max(0.0, 1.0 - verification.penalties / verification.gold_nodes)
 
 
-@register_reward("authors_gated")
+@register_reward("authors_gated", weighted=True)
 def authors_gated(verification: Verification, a: float = 0.2) -> float:
     """The authors' blend R_out * (a + (1 - a) * R_pv'), the reward of the paper's process-verified runs."""
     a = _blend_weight(a)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 from rlpjax.config import RLPConfig
 from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.objectives.rlp import rlp_loss
 from rlpjax.rlp.rollout import RolloutSettings, thought_logprobs
-from rlpjax.train.update import LOSS_WEIGHT
 
 
 def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):
@@ -17,8 +14,9 @@ def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):
     The document is encoded once with gradient (unless `rlp.stop_prefix_grad`), every branch attends to it, and
     the gradient reaches the parameters through both the thought tokens and the prefix activations. Thought
     log-probs and entropies are reduced from hidden states in chunks (`rs.logits_chunk_tokens`, rematerialised in
-    the backward), so no [R, L, V] logits exist. `metrics["loss_weight"]` is the number of valid thoughts the loss
-    averages over, so gradient accumulation (`optimizer.grad_accum_steps`) equals one big batch.
+    the backward), so no [R, L, V] logits exist. `metrics["loss_weight"]` is the denominator of the loss's
+    aggregation (with the paper's "seq_mean", the number of valid thoughts), so gradient accumulation
+    (`optimizer.grad_accum_steps`) equals one big batch.
     """
 
     def loss_fn(model, rb: dict, rng):
@@ -31,11 +29,10 @@ def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):
         loss, metrics = rlp_loss(
             to_bkg(logp_rl), rb["logp_old_bkgl"], rb["thought_mask_bkgl"], rb["s_pred_bkgh"], rb["s_ema_bkh"],
             gamma=rlp.gamma, eps_low=rlp.eps_low, eps_high=rlp.eps_high, kl_beta=rlp.kl_beta,
-            normalize_adv_std=rlp.normalize_adv_std, logp_ref_xgl=rb.get("logp_ref_bkgl"),
+            normalize_adv_std=rlp.normalize_adv_std, advantage=rlp.advantage, aggregation=rlp.aggregation,
+            policy_loss=rlp.policy_loss, length_cap=rlp.max_thought_tokens, logp_ref_xgl=rb.get("logp_ref_bkgl"),
             entropy_xgl=to_bkg(entropy_rl), truncated_xg=rb["truncated_bkg"], horizon_mask_xh=rb["horizon_mask_bkh"],
             position_valid_x=rb["position_valid_bk"])
-        metrics[LOSS_WEIGHT] = jnp.sum(jnp.broadcast_to(rb["position_valid_bk"][..., None], (B, K, G))
-                                       ).astype(jnp.float32)
         if rlp.ntp_weight > 0:  # a full [B, S, V] projection: the auxiliary loss is off in the paper
             doc_logits_bsv = (model(rb["tokens"], rb["positions"], rb["segment_ids"]) if doc_hidden_bsd is None
                               else model.logits_from_hidden(doc_hidden_bsd))

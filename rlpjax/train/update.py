@@ -18,16 +18,10 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from rlpjax.objectives.aggregation import LOSS_WEIGHT
 from rlpjax.train.state import TrainState
 
 LossFn = Callable[[nnx.Module, dict, jax.Array], tuple[jax.Array, dict]]
-
-LOSS_WEIGHT = "loss_weight"
-"""Metric a loss function may return: the count its loss is a mean over (tokens, thoughts, sequences). With
-gradient accumulation each micro-batch's loss, metrics and gradient are weighted by it and the sums divided once by
-the total, so the step equals one big batch's token- (or thought-) weighted mean; without it every micro-batch
-weighs 1 (a mean of per-micro-batch means)."""
-
 
 def _split_micro_batches(batch: dict, n: int) -> dict:
     """[B, ...] -> [n, B/n, ...] for every array of the batch."""

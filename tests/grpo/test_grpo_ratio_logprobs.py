@@ -16,7 +16,7 @@ from rlpjax.config import Config, GRPOConfig, ModelConfig, RunConfig
 from rlpjax.config_io import ConfigError, resolve
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.logprobs import hidden_logprobs, target_logprobs, token_entropy
-from rlpjax.objectives.policy_gradient import clipped_policy_loss
+from rlpjax.objectives.policy_gradient import policy_gradient_loss
 from rlpjax.sampling import sample
 from rlpjax.train.task import get_task
 from rlpjax.train.tasks.grpo import GRPOTask, make_grpo_loss_fn, rollout_layout, sequence_logprobs
@@ -88,7 +88,7 @@ def _full_logits_loss(grpo: GRPOConfig, entropy_grad: bool):
         logp_nt, _ = target_logprobs(logits_ntv, batch["targets_nt"], temperature=grpo.temperature)
         entropy_nt = token_entropy(logits_ntv if entropy_grad else jax.lax.stop_gradient(logits_ntv),
                                    temperature=grpo.temperature)
-        return clipped_policy_loss(
+        return policy_gradient_loss(
             logp_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"], eps_low=grpo.eps_low,
             eps_high=grpo.eps_high, aggregation=grpo.aggregation, kl_beta=grpo.kl_beta,
             logp_ref_xl=batch["logp_ref_nt"], entropy_xl=entropy_nt, entropy_coef=grpo.entropy_coef,

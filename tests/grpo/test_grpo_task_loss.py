@@ -11,7 +11,7 @@ from flax import nnx
 from rlpjax import compute
 from rlpjax.config import Config, GRPOConfig, ModelConfig
 from rlpjax.model.decoder import Decoder
-from rlpjax.objectives.grpo import grpo_advantages
+from rlpjax.objectives.advantages import group_advantages
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.tasks.grpo import GRPOTask, ProblemStream, make_grpo_loss_fn, rollout_layout, sequence_logprobs
 
@@ -71,7 +71,7 @@ def test_loss_fn_matches_numpy_reference(rollout, aggregation):
     cfg = GRPOConfig(aggregation=aggregation, kl_beta=0.05, entropy_coef=0.0, eps_low=0.2, eps_high=0.2,
                      max_new_tokens=6)  # the rollout's cap: the "constant_length" normaliser
     device_batch = dict(batch, logp_old_nt=batch["logp_old_nt"] + shift_old, logp_ref_nt=batch["logp_old_nt"] + shift_ref,
-                        advantages_n=np.asarray(grpo_advantages(rewards_br, normalize_std=True)).reshape(-1),
+                        advantages_n=np.asarray(group_advantages(rewards_br, "group_mean", normalize_std=True)).reshape(-1),
                         truncated_n=~out.stopped_b)
     loss, metrics = make_grpo_loss_fn(cfg)(nnx.merge(graphdef, params), device_batch, None)
 

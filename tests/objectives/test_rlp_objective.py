@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlpjax.objectives.rlp import information_gain_rewards, leave_one_out_advantages, rlp_loss
+from rlpjax.objectives.advantages import group_advantages
+from rlpjax.objectives.rlp import information_gain_rewards, rlp_loss
 
 B, K, G, L, H = 2, 3, 4, 7, 3
 EPS_LOW, EPS_HIGH, GAMMA, BETA = 0.2, 0.28, 0.9, 0.05
@@ -42,19 +43,20 @@ def numpy_rewards(s_pred, s_ema, horizon_mask, gamma):
     return rewards
 
 
-def numpy_rlp(x, normalize_std=False, eps=1e-6):
-    """Loss and metrics by loops over thoughts and tokens, from the spec."""
+def numpy_rlp(x, normalize_std=False, eps=1e-6, aggregation="seq_mean", advantage="leave_one_out"):
+    """Loss and metrics by loops over thoughts and tokens, from the spec (the paper: seq_mean, leave_one_out);
+    "token_mean" weighs every thought token alike, "group_mean" subtracts the mean of all G rewards."""
     rewards = numpy_rewards(x["s_pred"], x["s_ema"], x["horizon_mask"], GAMMA)
     per_thought, kl_per_thought, ent_per_thought, advs, lens, truncs = [], [], [], [], [], []
-    low = high = approx = tokens = 0
+    low = high = approx = tokens = pg_sum = kl_sum = ent_sum = 0
     for b, k in np.ndindex(B, K):
         if not x["position_valid"][b, k]:
             continue
         r = rewards[b, k]
         for i in range(G):
-            a = r[i] - (r.sum() - r[i]) / (G - 1)
+            a = r[i] - (r.sum() - r[i]) / (G - 1) if advantage == "leave_one_out" else r[i] - r.mean()
             if normalize_std:
-                a = G / (G - 1) * (r[i] - r.mean()) / (np.std(r, ddof=1) + eps)
+                a = a / (np.std(r, ddof=1) + eps)
             pg, kl, ent, n = 0.0, 0.0, 0.0, 0
             for u in range(L):
                 if not x["mask"][b, k, i, u]:
@@ -69,6 +71,7 @@ def numpy_rlp(x, normalize_std=False, eps=1e-6):
                 approx += rho - 1 - np.log(rho)
                 n += 1
             tokens += n
+            pg_sum, kl_sum, ent_sum = pg_sum + pg, kl_sum + kl, ent_sum + ent
             per_thought.append(pg / n)
             kl_per_thought.append(kl / n)
             ent_per_thought.append(ent / n)
@@ -77,13 +80,18 @@ def numpy_rlp(x, normalize_std=False, eps=1e-6):
             truncs.append(x["truncated"][b, k, i])
     valid = x["position_valid"]
     r_valid = rewards[valid]
-    pg_loss, kl_loss = np.mean(per_thought), np.mean(kl_per_thought)
+    if aggregation == "seq_mean":
+        pg_loss, kl_loss, entropy, weight = (np.mean(per_thought), np.mean(kl_per_thought), np.mean(ent_per_thought),
+                                             len(per_thought))
+    else:
+        pg_loss, kl_loss, entropy, weight = pg_sum / tokens, kl_sum / tokens, ent_sum / tokens, tokens
     hv = x["horizon_mask"] & valid[..., None]
     metrics = {
         "loss": pg_loss + BETA * kl_loss,
         "pg_loss": pg_loss,
         "kl_ref": kl_loss,
-        "entropy": np.mean(ent_per_thought),
+        "entropy": entropy,
+        "loss_weight": weight,
         "clip_frac_low": low / tokens,
         "clip_frac_high": high / tokens,
         "approx_kl_old": approx / tokens,
@@ -114,7 +122,7 @@ def call_rlp(x, **overrides):
 
 def test_leave_one_out_identity():
     rewards = np.random.default_rng(1).normal(size=(3, 2, 5)).astype(np.float32)
-    got = np.asarray(leave_one_out_advantages(jnp.asarray(rewards)))
+    got = np.asarray(group_advantages(jnp.asarray(rewards), "leave_one_out", normalize_std=False))
     others_mean = (rewards.sum(-1, keepdims=True) - rewards) / 4
     np.testing.assert_allclose(got, rewards - others_mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got, 5 / 4 * (rewards - rewards.mean(-1, keepdims=True)), rtol=1e-5, atol=1e-6)
@@ -122,7 +130,7 @@ def test_leave_one_out_identity():
 
 def test_leave_one_out_std_normalisation():
     rewards = np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32)
-    got = np.asarray(leave_one_out_advantages(jnp.asarray(rewards), normalize_std=True, eps=1e-3))
+    got = np.asarray(group_advantages(jnp.asarray(rewards), "leave_one_out", normalize_std=True, eps=1e-3))
     want = 6 / 5 * (rewards - rewards.mean(-1, keepdims=True)) / (rewards.std(-1, ddof=1, keepdims=True) + 1e-3)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -135,12 +143,14 @@ def test_rewards_with_horizon_and_discount():
     np.testing.assert_allclose(one_token, x["s_pred"][..., 0] - x["s_ema"][..., None, 0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("normalize_std", [False, True])
-def test_rlp_loss_and_metrics_match_numpy(normalize_std):
+@pytest.mark.parametrize("normalize_std, aggregation, advantage", [
+    (False, "seq_mean", "leave_one_out"), (True, "seq_mean", "leave_one_out"), (False, "token_mean", "group_mean")])
+def test_rlp_loss_and_metrics_match_numpy(normalize_std, aggregation, advantage):
+    """The paper's parts, with and without std normalisation, and RLP with other registered parts."""
     x = make_inputs(0)
-    want = numpy_rlp(x, normalize_std=normalize_std)
+    want = numpy_rlp(x, normalize_std=normalize_std, aggregation=aggregation, advantage=advantage)
     assert want["clip_frac_low"] > 0 and want["clip_frac_high"] > 0, "test data must clip on both sides"
-    loss, metrics = call_rlp(x, normalize_adv_std=normalize_std)
+    loss, metrics = call_rlp(x, normalize_adv_std=normalize_std, aggregation=aggregation, advantage=advantage)
     np.testing.assert_allclose(loss, want["loss"], rtol=1e-5, atol=1e-6)
     for name, value in want.items():
         np.testing.assert_allclose(metrics[name], value, rtol=1e-4, atol=1e-6, err_msg=name)

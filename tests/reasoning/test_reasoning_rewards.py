@@ -69,8 +69,7 @@ def test_hand_computed_rewards(name):
     assert result.process_acc == pytest.approx(process_acc, abs=1e-4)
     assert reward("authors_process", result) == pytest.approx(authors_pv, abs=1e-4)
     for column, expected in zip(COLUMNS, rewards, strict=True):
-        params = {"a": 0.2} if column in ("process_blend", "gated_blend", "authors_gated") else {}
-        assert reward(column, result, **params) == pytest.approx(expected, abs=1e-4), column
+        assert reward(column, result, a=0.2) == pytest.approx(expected, abs=1e-4), column
 
 
 def test_authors_process_clips_at_zero():

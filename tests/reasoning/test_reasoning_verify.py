@@ -1,11 +1,12 @@
 """Verification and rewards: the spec's worked check, error counts, reverse traces and garbage input."""
 
+import inspect
 import random
 
 import pytest
 
 from rlpjax.config_io import ConfigError
-from rlpjax.reasoning.rewards import REWARDS, reward
+from rlpjax.reasoning.rewards import REWARDS, WEIGHTED, reward
 from rlpjax.reasoning.verify import verify
 
 DANCE = "the number of dance teachers in Riverview High"
@@ -105,5 +106,9 @@ def test_reward_registry_errors():
         reward("nope", result)
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         reward("process_blend", result, a=1.5)
-    with pytest.raises(ConfigError, match="bad parameters"):
-        reward("outcome", result, a=0.2)
+    assert reward("outcome", result, a=0.7) == reward("outcome", result)  # unweighted: no parameter to take
+
+
+def test_weighted_rewards_are_those_taking_the_blend_weight():
+    """The registry's `weighted` flag matches each reward function's signature."""
+    assert WEIGHTED == {name for name, fn in REWARDS.items() if "a" in inspect.signature(fn).parameters}

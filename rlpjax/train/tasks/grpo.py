@@ -3,12 +3,23 @@
 One training step:
 1. the next `grpo.prompts_per_step` problems of a resumable, deterministic problem stream (`ProblemStream`);
 2. `grpo.num_rollouts` responses per prompt from the shared sampler (`rlpjax.sampling.sample`, stop at EOS);
-3. on the host: each response is verified against its problem's gold graph and scored by the named reward;
-4. group advantages, computed once over whole groups (`objectives.grpo.grpo_advantages`);
-   with `grpo.edge_filter`, groups whose pass rate lies outside the band (`edge_filter`) are masked out of the
-   update (edge of competence: only problems the current policy sometimes, but not always, solves);
+3. on the host: each response is verified against its problem's gold graph and scored by the named reward
+   (`reasoning.rewards`), plus DAPO's overlong shaping when `grpo.overlong_buffer` > 0;
+4. group advantages, computed once over whole groups by the named estimator (`objectives.advantages`:
+   "group_mean" is GRPO, "leave_one_out" RLOO); with `grpo.edge_filter`, groups whose pass rate lies outside the
+   band (`edge_filter`) are masked out of the update (edge of competence: only problems the current policy
+   sometimes, but not always, solves); with `grpo.dynamic_sampling` (DAPO), groups whose rewards are all equal are
+   dropped too, and further prompts are sampled until `grpo.prompts_per_step` groups are kept (`select_groups`);
 5. `grpo.ppo_epochs` passes of `grpo.minibatches` optimizer updates; each update recomputes the response log-probs
-   teacher-forced over prompt + response with the training model and applies the clipped GRPO loss.
+   teacher-forced over prompt + response with the training model and applies the policy-gradient loss with the
+   named surrogate and aggregation (`objectives.policy_gradient`: "ppo_clip" or GSPO's "gspo"; "token_mean",
+   "seq_mean" or Dr.GRPO's "constant_length").
+
+    advantage  A_i = (r_i - mean_j r_j) / (std_j r_j + eps)       (group_mean; std ddof 1 as verl, or no division)
+    loss       agg(-min(rho A, clip(rho, 1-eps_low, 1+eps_high) A)) + kl_beta agg(k3) - entropy_coef agg(H)
+
+k3 = exp(d) - d - 1 with d = logp_ref - logp_new, the low-variance KL to the frozen reference. The named
+algorithms are settings of these parts (README "RL algorithms"; presets in experiments/controlled/).
 
 Rollouts live in one "sequence layout": row n (= prompt b * R + rollout r) holds the prompt's tokens, then the
 response's, then padding, in T = max_prompt_tokens + max_new_tokens columns. Column t carries the prediction of
@@ -24,7 +35,7 @@ recomputed behaviour, reference) take the decoder's hidden states and `hidden_lo
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -35,13 +46,13 @@ from rlpjax import compute
 from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
-from rlpjax.objectives.grpo import grpo_advantages
+from rlpjax.objectives.advantages import group_advantages
 from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
-from rlpjax.objectives.policy_gradient import clipped_policy_loss, group_reward_metrics
+from rlpjax.objectives.policy_gradient import group_reward_metrics, policy_gradient_loss
 from rlpjax.reasoning.corpora import training_candidate
 from rlpjax.reasoning.format import prompt_text
 from rlpjax.reasoning.generator import problem_seed
-from rlpjax.reasoning.rewards import REWARDS, reward
+from rlpjax.reasoning.rewards import overlong_shaping, reward
 from rlpjax.reasoning.verify import Verification, verify
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
@@ -134,6 +145,33 @@ def edge_filter(passed_br: np.ndarray, low: float, high: float) -> tuple[np.ndar
                     **{f"edge_pass_rate_{name}": float(inside.mean()) for name, inside in bins.items()}}
 
 
+@dataclasses.dataclass(frozen=True)
+class SampledRound:
+    """One round of sampling: prompts_per_step groups of num_rollouts responses, scored and laid out (host)."""
+
+    batch: dict
+    """The sequence layout [N, T] (`rollout_layout`) plus advantages_n and truncated_n [N]."""
+    rewards_br: np.ndarray
+    """[B, R] rewards (overlong shaping included)."""
+    passed_br: np.ndarray
+    """[B, R] bool: the response passed (grpo.edge_pass)."""
+    keep_b: np.ndarray
+    """[B] bool: the group survives the filters (edge band, and unequal rewards under dynamic sampling)."""
+    metrics: dict
+    """Verification metrics of the round (`GRPOTask.score`)."""
+
+
+def select_groups(keep_g: np.ndarray, groups: int, refill: bool) -> np.ndarray:
+    """Indices of the `groups` groups one update uses among all sampled ones (keep_g: [rounds * groups] bool).
+
+    Without `refill`, the first round's groups in order (the filters only mask); with it (dynamic sampling), the
+    kept groups in sampling order, then, when fewer were kept, dropped ones as fillers the update masks out.
+    """
+    if not refill:
+        return np.arange(groups)
+    return np.argsort(~keep_g, kind="stable")[:groups]
+
+
 def logprob_temperature(grpo: GRPOConfig) -> float:
     """Temperature of the old / new / reference log-probs (`grpo.ratio_logprobs`)."""
     return ratio_temperature(grpo.ratio_logprobs, grpo.temperature)
@@ -154,17 +192,19 @@ def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array,
 def make_grpo_loss_fn(cfg: GRPOConfig):
     """`loss_fn(model, batch, rng) -> (loss, metrics)` for `train.update.make_update_step`.
 
-    batch: the sequence layout plus `advantages_n` (computed once over whole groups), `truncated_n` and, when
-    kl_beta > 0, `logp_ref_nt`. The loss is `policy_gradient.clipped_policy_loss`, i.e. `objectives.grpo.grpo_loss`
-    with the advantages given rather than recomputed from a minibatch's rewards.
+    batch: the sequence layout plus `advantages_n` (computed once over whole groups, so a minibatch need not hold
+    whole groups), `truncated_n` and, when kl_beta > 0, `logp_ref_nt`. The loss is
+    `policy_gradient.policy_gradient_loss`; its `loss_weight` metric (the aggregation's denominator) makes
+    gradient accumulation equal one big batch, so "token_mean" is DAPO's token-level loss over the global batch.
     """
 
     def loss_fn(model, batch: dict, rng):
         del rng
         logp_new_nt, entropy_nt = sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], cfg)
-        return clipped_policy_loss(
+        return policy_gradient_loss(
             logp_new_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"],
-            eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, kl_beta=cfg.kl_beta,
+            eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, policy_loss=cfg.policy_loss,
+            kl_beta=cfg.kl_beta,
             logp_ref_xl=batch.get("logp_ref_nt"), entropy_xl=entropy_nt, entropy_coef=cfg.entropy_coef,
             truncated_x=batch["truncated_n"], length_cap=cfg.max_new_tokens)
 
@@ -183,15 +223,15 @@ class GRPOTask(Task):
             raise ConfigError(f"tokenizer {cfg.data.tokenizer!r} has no EOS token, which GRPO responses stop at")
         add_bos = self.tokenizer.add_bos if cfg.data.add_bos is None else cfg.data.add_bos
         self._bos = [self.tokenizer.bos_id] if add_bos and self.tokenizer.bos_id is not None else []
-        self._reward_params = ({"a": grpo.reward_alpha}
-                               if "a" in inspect.signature(REWARDS[grpo.reward]).parameters else {})
         self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
                                          top_p=grpo.top_p, stop_tokens=(self.tokenizer.eos_id,),
                                          pad_id=self.tokenizer.pad_id, score_temperature=logprob_temperature(grpo))
         self._samples: list[list] | None = None  # the last step's sample table rows, when requested
+        self._problems: ProblemStream | None = None  # the stream `batches` gave, which dynamic sampling draws on
 
     def batches(self) -> ProblemStream:
-        return ProblemStream(self.cfg.grpo)
+        self._problems = ProblemStream(self.cfg.grpo)
+        return self._problems
 
     def encode_prompts(self, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """([B, max_prompt_tokens] right-padded prompt ids, [B] lengths); BOS first when documents had one."""
@@ -209,46 +249,86 @@ class GRPOTask(Task):
     def score(self, records: list[dict], out) -> tuple[np.ndarray, dict, list[tuple[str, Verification]]]:
         """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`), verification metrics, and each
         row's (response text without the stop token, its verification)."""
-        rollouts = self.cfg.grpo.num_rollouts
+        grpo = self.cfg.grpo
         rewards, checked = [], []
         for n, (tokens_l, length, stopped) in enumerate(zip(out.tokens_bl, out.lengths_b, out.stopped_b)):
             text = self.tokenizer.decode(tokens_l[:int(length) - int(stopped)])  # without the stop token
-            check = verify(text, records[n // rollouts])
-            rewards.append(reward(self.cfg.grpo.reward, check, **self._reward_params))
+            check = verify(text, records[n // grpo.num_rollouts])
+            rewards.append(reward(grpo.reward, check, a=grpo.reward_alpha))
             checked.append((text, check))
+        rewards_n = np.asarray(rewards, np.float32) + overlong_shaping(
+            out.lengths_b, grpo.max_new_tokens, grpo.overlong_buffer, grpo.overlong_penalty)
         checks = [check for _, check in checked]
         metrics = {"verified_accuracy": float(np.mean([c.verified_correct for c in checks])),
                    "process_accuracy": float(np.mean([c.process_acc for c in checks])),
                    "answer_accuracy": float(np.mean([c.answer_correct for c in checks])),
                    "response_length": float(np.mean(out.lengths_b))}
-        return np.asarray(rewards, np.float32).reshape(-1, rollouts), metrics, checked
+        return rewards_n.reshape(-1, grpo.num_rollouts), metrics, checked
 
     def rollout(self, sample_stage, state, records: list[dict]) -> tuple[dict, dict]:
         """Sample (the jitted "sample" stage), verify and lay out one step's rollouts -> (host update batch,
-        rollout metrics); with `samples_requested`, the first responses are kept for `sample_table`."""
+        rollout metrics); with `samples_requested`, the first responses are kept for `sample_table`.
+
+        Under `grpo.dynamic_sampling` further rounds of prompts_per_step prompts are drawn from the problem stream
+        (so a resumed run continues after them) until enough groups are kept; the rollout metrics (verification,
+        rewards, the edge histogram) describe every sampled response, `dynamic_rounds` counts the rounds and
+        `dynamic_kept_frac` is the share of the update's groups that were kept (the rest are masked fillers).
+        """
+        grpo = self.cfg.grpo
+        key = jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
+        rounds = [self._sample_round(sample_stage, state.params, records, key, keep_samples=True)]
+        while (grpo.dynamic_sampling and len(rounds) < grpo.dynamic_sampling_rounds
+               and sum(int(r.keep_b.sum()) for r in rounds) < grpo.prompts_per_step):
+            rounds.append(self._sample_round(sample_stage, state.params, next(self._refill_stream()),
+                                             jax.random.fold_in(key, len(rounds))))
+        keep_g = np.concatenate([r.keep_b for r in rounds])
+        chosen_g = select_groups(keep_g, grpo.prompts_per_step, refill=grpo.dynamic_sampling)
+        rows_n = (chosen_g[:, None] * grpo.num_rollouts + np.arange(grpo.num_rollouts)).reshape(-1)
+        batch = {name: np.concatenate([r.batch[name] for r in rounds])[rows_n] for name in rounds[0].batch}
+        keep_n = np.repeat(keep_g[chosen_g], grpo.num_rollouts)
+        batch["response_mask_nt"] = batch["response_mask_nt"] & keep_n[:, None]
+        batch["advantages_n"] = np.where(keep_n, batch["advantages_n"], 0.0).astype(np.float32)
+
+        metrics = {name: float(np.mean([r.metrics[name] for r in rounds])) for name in rounds[0].metrics}
+        _, edge_metrics = edge_filter(np.concatenate([r.passed_br for r in rounds]), grpo.edge_pass_low,
+                                      grpo.edge_pass_high)
+        if not grpo.edge_filter:
+            edge_metrics.pop("edge_kept_frac")
+        metrics |= edge_metrics
+        if grpo.dynamic_sampling:
+            metrics |= {"dynamic_rounds": float(len(rounds)), "dynamic_kept_frac": float(keep_n.mean())}
+        rewards_gr = np.concatenate([r.rewards_br for r in rounds])
+        metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_gr).items()}
+        return batch, metrics
+
+    def _sample_round(self, sample_stage, params, records: list[dict], key, keep_samples: bool = False) -> SampledRound:
+        """Sample, verify, score and lay out the rollouts of `records` (one round of prompts_per_step prompts)."""
         grpo = self.cfg.grpo
         prompts_bp, lengths_b = self.encode_prompts(records)
         prompts_np, lengths_n = np.repeat(prompts_bp, grpo.num_rollouts, 0), np.repeat(lengths_b, grpo.num_rollouts)
-        key = jax.random.fold_in(state.rng, ROLLOUT_KEY_SALT)
-        out = jax.device_get(sample_stage(state.params, prompts_np, lengths_n, key))
+        out = jax.device_get(sample_stage(params, prompts_np, lengths_n, key))
         rewards_br, metrics, checked = self.score(records, out)
-        self._samples = self._sample_rows(records, out, rewards_br, checked) if self.samples_requested else None
+        if keep_samples:
+            self._samples = self._sample_rows(records, out, rewards_br, checked) if self.samples_requested else None
         batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
                                self.tokenizer.pad_id)
-        batch["advantages_n"] = np.asarray(grpo_advantages(rewards_br, normalize_std=grpo.normalize_adv_std)).reshape(-1)
+        batch["advantages_n"] = np.asarray(group_advantages(
+            rewards_br, grpo.advantage, normalize_std=grpo.normalize_adv_std)).reshape(-1)
+        batch["truncated_n"] = ~out.stopped_b
         passed_br = np.array([c.verified_correct if grpo.edge_pass == "verified" else c.answer_correct
                               for _text, c in checked], bool).reshape(rewards_br.shape)
-        keep_b, edge_metrics = edge_filter(passed_br, grpo.edge_pass_low, grpo.edge_pass_high)
+        keep_b = np.ones(len(records), bool)
         if grpo.edge_filter:
-            keep_n = np.repeat(keep_b, grpo.num_rollouts)
-            batch["response_mask_nt"] = batch["response_mask_nt"] & keep_n[:, None]
-            batch["advantages_n"] = np.where(keep_n, batch["advantages_n"], 0.0).astype(np.float32)
-        else:
-            edge_metrics.pop("edge_kept_frac")
-        metrics |= edge_metrics
-        batch["truncated_n"] = ~out.stopped_b
-        metrics |= {k: float(v) for k, v in group_reward_metrics(rewards_br).items()}
-        return batch, metrics
+            keep_b &= edge_filter(passed_br, grpo.edge_pass_low, grpo.edge_pass_high)[0]
+        if grpo.dynamic_sampling:
+            keep_b &= rewards_br.max(axis=1) > rewards_br.min(axis=1)
+        return SampledRound(batch, rewards_br, passed_br, keep_b, metrics)
+
+    def _refill_stream(self) -> ProblemStream:
+        if self._problems is None:
+            raise RuntimeError("grpo.dynamic_sampling draws further prompts from the stream GRPOTask.batches() "
+                               "returned; call batches() before stepping")
+        return self._problems
 
     def _sample_rows(self, records: list[dict], out, rewards_br: np.ndarray,
                      checked: list[tuple[str, Verification]]) -> list[list]:
