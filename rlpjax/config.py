@@ -33,7 +33,7 @@ DataMode = Literal["packed", "packed_whole", "padded", "documents"]
 Schedule = Literal["constant", "cosine", "linear", "wsd"]
 """Learning-rate schedules."""
 PositionStrategy = Literal["uniform", "stride", "surprisal", "last", "after_token"]
-"""Where RLP thinks (`objectives.positions.select_positions`)."""
+"""Where RLP thinks (`rlp.positions.select_positions`)."""
 RatioLogprobs = Literal["sampling", "model"]
 """Distribution of the old / new / reference log-probs of RLP and GRPO."""
 Aggregation = Literal["token_mean", "seq_mean", "constant_length"]

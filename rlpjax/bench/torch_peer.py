@@ -38,7 +38,7 @@ from rlpjax.config import Config, ModelConfig, RLPConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.model.decoder import Decoder
 from rlpjax.model.hf import hf_tensors, config_to_hf
-from rlpjax.rlp.rollout import RolloutSettings
+from rlpjax.rlp.settings import RolloutSettings
 
 UNSUPPORTED = {"kl_beta": 0.0, "ntp_weight": 0.0, "normalize_adv_std": False, "stop_prefix_grad": False,
                "ppo_epochs": 1, "minibatches": 1}
@@ -159,7 +159,7 @@ def thought_logprobs(model, documents_bs: torch.Tensor, positions_bk: torch.Tens
     """[R, L] teacher-forced log pi(c_u | x_<t, <think>, c_<u) at `rs.logprob_temperature` (with gradient if enabled).
 
     One forward per row over `x_<t <think> c_1 .. c_{L-1}`, `</think>` banned before `rs.min_thought_tokens` as the
-    sampler bans it: rlpjax's `rollout.thought_logprobs` in the naive layout.
+    sampler bans it: rlpjax's `branches.thought_logprobs` in the naive layout.
     """
     rows, L = thoughts_rl.shape
     tail_rl = torch.cat([torch.full((rows, 1), rs.think_id), thoughts_rl[:, :-1]], dim=1)

@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from rlpjax.data.packing import rows_to_batch
 from rlpjax.main.settings import THINK_AFTER
-from rlpjax.rlp.rollout import RolloutSettings, rollout
+from rlpjax.rlp.rollout import rollout
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.rlp.thoughts import thought_tokens
 
 PROBE_BATCH = 8

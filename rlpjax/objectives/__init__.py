@@ -11,9 +11,8 @@ Layout (one job per module):
                         (../shared/spec/RLP.md).
 - `ntp.py`              next-token loss over packed rows with segment ids, optional z-loss and loss mask.
 - `logprobs.py`         per-token log-probs, log-partitions and entropies from logits, in float32.
-- `positions.py`        where RLP thinks: K positions per document by strategy.
 
-Every function compiles under `jax.jit`; strings and sizes (strategy, aggregation, K) are static arguments.
+Every function compiles under `jax.jit`; strings and sizes (aggregation, policy loss) are static arguments.
 Compute accounting (FLOPs, parameter counts, budget planning) lives in `rlpjax/compute.py`.
 """
 
@@ -21,7 +20,6 @@ from rlpjax.objectives.advantages import ADVANTAGES, group_advantages
 from rlpjax.objectives.aggregation import AGGREGATIONS, aggregate_tokens
 from rlpjax.objectives.logprobs import target_logprobs, token_entropy
 from rlpjax.objectives.ntp import ntp_loss
-from rlpjax.objectives.positions import select_positions
 from rlpjax.objectives.policy_gradient import POLICY_LOSSES, policy_gradient_loss
 from rlpjax.objectives.rlp import information_gain_rewards, rlp_loss
 
@@ -35,7 +33,6 @@ __all__ = [
     "policy_gradient_loss",
     "ntp_loss",
     "rlp_loss",
-    "select_positions",
     "target_logprobs",
     "token_entropy",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rlpjax.config import RLPConfig
 from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.objectives.rlp import rlp_loss
-from rlpjax.rlp.rollout import RolloutSettings, thought_logprobs
+from rlpjax.rlp.branches import thought_logprobs
+from rlpjax.rlp.settings import RolloutSettings
 
 
 def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):

@@ -19,75 +19,12 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rlpjax.config_io import ConfigError
 from rlpjax.model.kv_cache import KVCache, PrefixKV
-from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
-from rlpjax.objectives.positions import select_positions
-from rlpjax.sampling import SampleOutput, SamplingSettings, sample_with_cache
-
-
-@dataclasses.dataclass(frozen=True)
-class RolloutSettings:
-    """Static settings of one rollout (hashable: one compiled rollout per distinct value)."""
-
-    positions_per_doc: int
-    group_size: int
-    position_strategy: str
-    max_thought_tokens: int
-    temperature: float
-    top_p: float
-    top_k: int
-    horizon: int
-    think_id: int
-    end_think_id: int
-    pad_id: int
-    shared_prefix: bool = True
-    with_reference: bool = False
-    min_thought_tokens: int = 1
-    ratio_logprobs: str = "sampling"
-    logits_chunk_tokens: int = 4096
-    microbatch_rows: int = 0
-    position_token_id: int = -1
-    """Marker id of the "after_token" position strategy (-1: unused)."""
-
-    @classmethod
-    def from_config(cls, rlp, *, think_id: int, end_think_id: int, pad_id: int, shared_prefix: bool = True,
-                    with_reference: bool = False, position_token_id: int = -1) -> "RolloutSettings":
-        """The settings an `RLPConfig` asks for, with the thought-token ids of the run's tokenizer.
-
-        `position_token_id` is `rlp.position_token`'s id (needed by the "after_token" strategy). The config's own
-        rules (the micro-batch rows, the position token's presence) are `config_checks`', run when the task is built.
-        """
-        return cls(positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
-                   position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
-                   temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
-                   think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
-                   with_reference=with_reference, min_thought_tokens=rlp.min_thought_tokens,
-                   ratio_logprobs=rlp.ratio_logprobs, logits_chunk_tokens=rlp.logits_chunk_tokens,
-                   microbatch_rows=rlp.rollout_microbatch_rows, position_token_id=position_token_id)
-
-    @property
-    def branches_per_doc(self) -> int:
-        return self.positions_per_doc * self.group_size
-
-    @property
-    def logprob_temperature(self) -> float:
-        """Temperature of the old / new / reference thought log-probs (`rlp.ratio_logprobs`)."""
-        return ratio_temperature(self.ratio_logprobs, self.temperature)
-
-    def docs_per_microbatch(self, num_docs: int) -> int:
-        """Documents per rollout micro-batch (all of them when `microbatch_rows` is 0)."""
-        docs = self.microbatch_rows // self.branches_per_doc if self.microbatch_rows else num_docs
-        if docs < 1 or num_docs % docs:
-            raise ConfigError(f"rlp.rollout_microbatch_rows={self.microbatch_rows} does not split {num_docs} documents "
-                              f"of {self.branches_per_doc} branch rows into whole-document micro-batches")
-        return docs
-
-    def sampling(self) -> SamplingSettings:
-        return SamplingSettings(max_new_tokens=self.max_thought_tokens, temperature=self.temperature,
-                                top_p=self.top_p, top_k=self.top_k, stop_tokens=(self.end_think_id,),
-                                pad_id=self.pad_id, min_new_tokens=self.min_thought_tokens,
-                                score_temperature=self.logprob_temperature)
+from rlpjax.objectives.logprobs import hidden_logprobs
+from rlpjax.rlp.branches import branch_context, thought_logprobs
+from rlpjax.rlp.settings import RolloutSettings
+from rlpjax.rlp.positions import select_positions
+from rlpjax.sampling import SampleOutput, sample_with_cache
 
 
 def map_documents(fn, tree: dict, docs_per_micro: int):
@@ -108,53 +45,6 @@ def next_token_logprobs(model, hidden_bsd: jax.Array, tokens_bs: jax.Array, rs: 
     logp_b_s1, _ = hidden_logprobs(model.logits_from_hidden, hidden_bsd[:, :-1], tokens_bs[:, 1:],
                                    chunk_tokens=rs.logits_chunk_tokens)
     return jnp.pad(logp_b_s1, ((0, 0), (1, 0)))
-
-
-def branch_context(model, batch: dict, prefix_len_r: jax.Array, rs: RolloutSettings, own_slots: int,
-                   stop_prefix_grad: bool = False) -> tuple[KVCache, PrefixKV | None, jax.Array | None]:
-    """The starting cache (and shared prefix) of the R branch rows, each continuing its document after t tokens.
-
-    Shared layout: the documents are encoded once (teacher-forced, differentiable unless `stop_prefix_grad`) and
-    returned as a `PrefixKV`, with that pass's final hidden states [B, S, D]; each row starts with an empty cache of
-    `own_slots`. Naive layout: each row's cache is prefilled with its own copy of the document's first t tokens (the
-    prefix is re-encoded per branch); no document hidden states.
-    """
-    rows = prefix_len_r.shape[0]
-    if rs.shared_prefix:
-        doc_hidden_bsd, doc_kv = model(batch["tokens"], batch["positions"], batch["segment_ids"], return_kv=True,
-                                       return_hidden=True)
-        k, v = doc_kv.k, doc_kv.v
-        if stop_prefix_grad:
-            k, v = jax.lax.stop_gradient(k), jax.lax.stop_gradient(v)
-        return model.init_cache(rows, own_slots), PrefixKV.from_kv(k, v, prefix_len_r), doc_hidden_bsd
-    doc_tokens_rs = jnp.repeat(batch["tokens"], rs.branches_per_doc, axis=0)
-    cache = model.init_cache(rows, doc_tokens_rs.shape[1] + own_slots)
-    _, cache = model.extend(doc_tokens_rs, cache, num_new_b=prefix_len_r, return_hidden=True)
-    if stop_prefix_grad:
-        cache = jax.lax.stop_gradient(cache)
-    return cache, None, None
-
-
-def thought_logprobs(model, batch: dict, positions_bk: jax.Array, thoughts_rl: jax.Array, rs: RolloutSettings,
-                     stop_prefix_grad: bool = False) -> tuple[jax.Array, jax.Array, jax.Array | None]:
-    """Teacher-forced log pi(c_u | x_<t, <think>, c_<u) of every thought token, in the rollout's layout.
-
-    `thoughts_rl` are the sampled tokens c_1 .. c_L (padded); the branch input is `<think> c_1 .. c_{L-1}`. The
-    distribution is the sampler's scored one: temperature `rs.logprob_temperature`, `</think>` banned before
-    `rs.min_thought_tokens`. Log-probs come from the hidden states in chunks of `rs.logits_chunk_tokens`.
-    Returns ([R, L] log-probs, [R, L] entropies (no gradient), [B, S, D] document hidden states or None (naive)).
-    """
-    rows, length = thoughts_rl.shape
-    prefix_len_r = jnp.repeat(positions_bk.reshape(-1), rs.group_size)
-    cache, prefix, doc_hidden_bsd = branch_context(model, batch, prefix_len_r, rs, own_slots=length,
-                                                   stop_prefix_grad=stop_prefix_grad)
-    inputs_rl = jnp.concatenate([jnp.full((rows, 1), rs.think_id, jnp.int32), thoughts_rl[:, :-1]], axis=1)
-    hidden_rld, _ = model.extend(inputs_rl, cache, prefix=prefix, return_hidden=True)
-    logp_rl, entropy_rl = hidden_logprobs(
-        model.logits_from_hidden, hidden_rld, thoughts_rl, chunk_tokens=rs.logits_chunk_tokens,
-        temperature=rs.logprob_temperature, banned_x=(jnp.arange(length) < rs.min_thought_tokens)[None, :],
-        banned_id=rs.end_think_id)
-    return logp_rl, entropy_rl, doc_hidden_bsd
 
 
 @jax.tree_util.register_dataclass

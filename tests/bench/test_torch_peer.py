@@ -16,14 +16,9 @@ from rlpjax.config import Config, ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.rlp import rlp_loss as jax_rlp_loss
-from rlpjax.rlp.rollout import (
-    RolloutSettings,
-    SampledBranches,
-    branch_context,
-    next_token_logprobs,
-    score_branches,
-    thought_logprobs,
-)
+from rlpjax.rlp.branches import branch_context, thought_logprobs
+from rlpjax.rlp.rollout import SampledBranches, next_token_logprobs, score_branches
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.sampling import SampleOutput
 
 torch = pytest.importorskip("torch", reason="the torch peer needs torch")

@@ -19,7 +19,7 @@ from rlpjax.reasoning.verify import verify
 from rlpjax.sampling import SamplingSettings
 from rlpjax.train.loop import train
 from rlpjax.train.metrics import read_metrics
-from rlpjax.train.tasks.grpo import ProblemStream
+from rlpjax.data.rl_problems import ProblemStream
 
 STEPS = 30
 """GRPO steps: 8 prompts a step, so about 7 epochs over the pool."""

@@ -10,10 +10,11 @@ from flax import nnx
 
 from rlpjax import compute
 from rlpjax.config import Config, GRPOConfig, ModelConfig
+from rlpjax.data.rl_problems import ProblemStream
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.advantages import group_advantages
 from rlpjax.sampling import SamplingSettings, sample
-from rlpjax.train.tasks.grpo import GRPOTask, ProblemStream, make_grpo_loss_fn, rollout_layout, sequence_logprobs
+from rlpjax.train.tasks.grpo import GRPOTask, make_grpo_loss_fn, rollout_layout, sequence_logprobs
 
 CFG = ModelConfig(family="qwen2", vocab_size=29, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=4,
                   num_kv_heads=2, head_dim=8, qkv_bias=True)

@@ -39,7 +39,8 @@ from rlpjax.config import ModelConfig, RLPConfig
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.ntp import ntp_loss
 from rlpjax.rlp.loss import make_rlp_loss_fn
-from rlpjax.rlp.rollout import RolloutSettings, rollout
+from rlpjax.rlp.rollout import rollout
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.train.state import init_train_state
 from rlpjax.train.update import make_update_step
 

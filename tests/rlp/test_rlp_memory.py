@@ -14,7 +14,9 @@ from flax import nnx
 from rlpjax.config import ModelConfig, RLPConfig
 from rlpjax.model.decoder import Decoder
 from rlpjax.rlp.loss import make_rlp_loss_fn
-from rlpjax.rlp.rollout import RolloutSettings, rollout, thought_logprobs
+from rlpjax.rlp.branches import thought_logprobs
+from rlpjax.rlp.rollout import rollout
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.train.state import init_train_state
 from rlpjax.train.update import make_update_step
 from rlp_helpers import documents

@@ -11,7 +11,9 @@ from flax import nnx
 
 from rlpjax.config import ModelConfig
 from rlpjax.model.decoder import Decoder
-from rlpjax.rlp.rollout import RolloutSettings, rollout, row_keys, thought_logprobs
+from rlpjax.rlp.branches import thought_logprobs
+from rlpjax.rlp.rollout import rollout, row_keys
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.sampling import sample
 from rlp_helpers import documents
 

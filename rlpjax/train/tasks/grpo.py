@@ -46,12 +46,11 @@ from rlpjax import compute
 from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
+from rlpjax.data.rl_problems import ProblemStream
 from rlpjax.objectives.advantages import group_advantages
 from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
 from rlpjax.objectives.policy_gradient import group_reward_metrics, policy_gradient_loss
-from rlpjax.reasoning.corpora import training_candidate
 from rlpjax.reasoning.format import prompt_text
-from rlpjax.reasoning.generator import problem_seed
 from rlpjax.reasoning.rewards import overlong_shaping, reward
 from rlpjax.reasoning.verify import Verification, verify
 from rlpjax.sampling import SamplingSettings, sample
@@ -62,45 +61,9 @@ from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
-PROBLEM_STREAM = "rl"
-"""Generator stream of RL problems: distinct from the "eval" stream of held-out sets and the training documents."""
 SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward",
                   "verified_correct", "answer_correct", "process_acc", "predicted_answer", "reason"]
 """Columns of GRPO's sample table (`GRPOTask.sample_table`)."""
-
-
-class ProblemStream:
-    """Endless RL problems: problem i is a pure function of (seed, the op x template x mode grid, i), and with
-    `grpo.problem_pool` = N > 0 prompt i is problem i mod N (N problems read in epochs).
-
-    Its state is `{"index": i}` (JSON), so a checkpoint resumes the stream exactly at the next prompt.
-    """
-
-    def __init__(self, cfg: GRPOConfig):
-        self._seed, self._per_step, self._pool = cfg.seed, cfg.prompts_per_step, cfg.problem_pool
-        self._cells = [(op, template, mode) for op in cfg.ops for template in cfg.templates for mode in cfg.modes]
-        self._index = 0
-
-    def problem(self, index: int) -> dict:
-        """Problem number `index`: a uniformly drawn cell, then that cell's training problem `index` (never one of
-        the held-out problems evaluation sets draw from, `corpora.training_candidate`)."""
-        cell = self._cells[problem_seed(self._seed, PROBLEM_STREAM, index) % len(self._cells)]
-        return training_candidate(self._seed, PROBLEM_STREAM, cell, index)
-
-    def __next__(self) -> list[dict]:
-        records = [self.problem(i % self._pool if self._pool else i)
-                   for i in range(self._index, self._index + self._per_step)]
-        self._index += self._per_step
-        return records
-
-    def get_state(self) -> dict:
-        return {"index": self._index}
-
-    def set_state(self, state: dict) -> None:
-        self._index = int(state["index"])
-
-    def stats(self) -> dict:
-        return {"problems_seen": self._index}
 
 
 def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, responses_nl: np.ndarray,

@@ -21,7 +21,8 @@ from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
 from rlpjax.objectives.rlp import information_gain_rewards
 from rlpjax.rlp.loss import make_rlp_loss_fn
-from rlpjax.rlp.rollout import RolloutSettings, rollout
+from rlpjax.rlp.rollout import rollout
+from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.rlp.thoughts import ThoughtTokens, thought_tokens
 from rlpjax.sharding import replicated
 from rlpjax.train.batches import global_batch_iterator, to_device_batch

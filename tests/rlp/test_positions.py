@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rlpjax.objectives.positions import STRATEGIES, select_positions
+from rlpjax.rlp.positions import STRATEGIES, select_positions
 
 LENGTHS = np.array([40, 2, 1, 0, 5, 6, 33], dtype=np.int32)
 T, K = 40, 4
