@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Family = Literal["llama", "qwen2", "qwen3"]
-"""Architecture families of `model.family`."""
+"""The built-in architecture families (`rlpjax/model/families/<name>.py`); `model.family` may also name a family
+registered at run time (`rlpjax.family_registry`), so the field is checked against the registry."""
 DType = Literal["float32", "bfloat16"]
 """Parameter and compute dtypes."""
 RematPolicy = Literal["none", "full", "dots"]
@@ -54,8 +55,9 @@ Tracker = Literal["tensorboard", "wandb", "trackio"]
 class ModelConfig:
     """A decoder of the Llama / Qwen2 / Qwen3 family (the flags below select the family's features)."""
 
-    family: Family = "qwen3"
-    """Architecture family: "llama", "qwen2" or "qwen3"; names the Hugging Face architecture on export."""
+    family: str = "qwen3"
+    """Architecture family: a built-in `Family` ("llama", "qwen2", "qwen3") or a registered one; picks the blocks and
+    the Hugging Face mapping (`rlpjax/model/families/`)."""
     vocab_size: int = 512
     """Number of token ids (embedding rows)."""
     hidden_size: int = 64

@@ -88,8 +88,11 @@ def check_choices(node: Any, prefix: str = "") -> None:
 def _check_choices(cfg: Config) -> None:
     check_choices(cfg)
     # Names from registries (a test or a user's module may add entries), checked against the registry itself.
+    from rlpjax.family_registry import check_family
     from rlpjax.reasoning.rewards import REWARDS
     from rlpjax.train.registry import TASKS
+
+    check_family(cfg.model.family)
 
     for key, registry in (("run.objective", TASKS), ("grpo.reward", REWARDS)):
         if _get(cfg, key) not in registry:

@@ -1,4 +1,7 @@
-"""The Flax NNX decoder (Llama / Qwen2 / Qwen3), its KV caches, and checkpoint import/export.
+"""The Flax NNX decoder, its KV caches, and checkpoint import/export.
+
+Model families (`families/<name>.py`, built-in Llama / Qwen2 / Qwen3) pick the blocks of `layers.py` and hold
+their Hugging Face mapping; `ModelConfig.family` names one.
 
 Build
 - `rlpjax.sharding.create_sharded_model(cfg: ModelConfig, mesh, seed=0) -> Decoder`: parameters born sharded.

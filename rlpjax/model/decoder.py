@@ -1,8 +1,9 @@
-"""The decoder (Llama / Qwen2 / Qwen3 families) as a Flax NNX module.
+"""The decoder as a Flax NNX module: embedding, the family's blocks (`rlpjax/model/families/`, built from
+`rlpjax.model.layers`), final norm and output projection.
 
 Layer parameters are stored stacked over layers ([layers, ...]) whether or not `scan_layers` is set, so checkpoints
-do not depend on that flag: `scan_layers=True` runs the blocks under `jax.lax.scan`, False runs a Python loop over
-slices. Parameters are stored in `param_dtype` and cast to `compute_dtype` where used; norms, RoPE and softmax run in
+do not depend on that flag: `scan_layers=True` runs the blocks under `jax.lax.scan` (one compiled block body),
+False runs a Python loop over slices. Parameters are stored in `param_dtype` and cast to `compute_dtype` where used; norms, RoPE and softmax run in
 float32 and logits are returned in float32.
 
 Two entry points share one block and one attention kernel (`attention.attend`):
@@ -24,18 +25,13 @@ from flax import nnx
 from rlpjax.config import ModelConfig
 from rlpjax.config_checks import check_choices
 from rlpjax.config_io import ConfigError
-from rlpjax.model.attention import attend, cache_mask, prefix_mask, segment_causal_mask
+from rlpjax.family_registry import check_family, get_family
+from rlpjax.model.attention import cache_mask, prefix_mask, segment_causal_mask
 from rlpjax.model.kv_cache import KVCache, PrefixKV, write_rows
-from rlpjax.model.layers import DENSE_OUTPUT, dense, dtype_of, normal_param, param, rms_norm, swiglu_mlp
-from rlpjax.model.rope import apply_rope, rope_angles
+from rlpjax.model.layers import DENSE_OUTPUT, KV_AXES, RESIDUAL_AXES, DecoderBlock, dense, dtype_of, normal_param
+from rlpjax.model.rope import rope_angles
 from rlpjax.sharding import constrain
 
-RESIDUAL_AXES = ("act_batch", "act_length", "act_embed")
-"""Logical axes of the residual stream [batch, time, hidden] at block boundaries."""
-HEADS_AXES = ("act_batch", "act_length", "act_heads", "act_head_dim")
-"""Logical axes of queries and attention outputs [batch, time, heads, head_dim]."""
-KV_AXES = ("act_batch", "act_length", "act_kv_heads", "act_head_dim")
-"""Logical axes of one layer's keys / values [batch (or prefix docs), time or slots, kv_heads, head_dim]."""
 CACHE_AXES = ("layers",) + KV_AXES
 """Logical axes of stacked caches [layers, batch, slots, kv_heads, head_dim]."""
 PREFIX_K_AXES = ("layers", "act_batch", "act_kv_heads", "act_head_dim", "act_length")
@@ -48,6 +44,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     """Raise ConfigError (one sentence) for a model config the decoder cannot build (also one made without a
     `Config`, e.g. from a Hugging Face config.json)."""
     check_choices(cfg, "model.")
+    check_family(cfg.family)
     if cfg.num_kv_heads <= 0 or cfg.num_heads % cfg.num_kv_heads != 0:
         raise ConfigError(
             f"model.num_kv_heads={cfg.num_kv_heads} must divide model.num_heads={cfg.num_heads}; pick a divisor"
@@ -57,57 +54,44 @@ def validate_model_config(cfg: ModelConfig) -> None:
 
 
 class DecoderLayers(nnx.Module):
-    """All decoder blocks' parameters, stacked over a leading `layers` axis."""
+    """The family's decoder block with every parameter stacked over a leading `layers` axis.
+
+    The parameters are stored flat under their own names (`layers/q_weight_ldnh`, not `layers/attn/...`): that is
+    the layout of orbax checkpoints and model directories, so a family's block structure never changes the files.
+    Names are therefore unique within a block. `block(p)` rebuilds the block's modules around one layer's arrays.
+    """
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
-        layers, d, n, k, h, f = (
-            cfg.num_layers, cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.intermediate_size,
-        )
-        dtype, std = dtype_of(cfg.param_dtype), cfg.init_std
-
-        def ones(shape, axes):
-            return param(jnp.ones(shape, dtype), axes)
-
-        def zeros(shape, axes):
-            return param(jnp.zeros(shape, dtype), axes)
-
-        self.attn_norm_ld = ones((layers, d), ("layers", "norm"))
-        self.q_weight_ldnh = normal_param(rngs, (layers, d, n, h), std, dtype, ("layers", "embed", "heads", "head_dim"))
-        self.k_weight_ldkh = normal_param(rngs, (layers, d, k, h), std, dtype, ("layers", "embed", "kv_heads", "head_dim"))
-        self.v_weight_ldkh = normal_param(rngs, (layers, d, k, h), std, dtype, ("layers", "embed", "kv_heads", "head_dim"))
-        self.o_weight_lnhd = normal_param(rngs, (layers, n, h, d), std, dtype, ("layers", "heads", "head_dim", "embed"))
-        names = ["attn_norm_ld", "q_weight_ldnh", "k_weight_ldkh", "v_weight_ldkh", "o_weight_lnhd"]
-        if cfg.qkv_bias:
-            self.q_bias_lnh = zeros((layers, n, h), ("layers", "heads", "head_dim"))
-            self.k_bias_lkh = zeros((layers, k, h), ("layers", "kv_heads", "head_dim"))
-            self.v_bias_lkh = zeros((layers, k, h), ("layers", "kv_heads", "head_dim"))
-            names += ["q_bias_lnh", "k_bias_lkh", "v_bias_lkh"]
-        if cfg.qk_norm:
-            self.q_norm_lh = ones((layers, h), ("layers", "norm"))
-            self.k_norm_lh = ones((layers, h), ("layers", "norm"))
-            names += ["q_norm_lh", "k_norm_lh"]
-        self.mlp_norm_ld = ones((layers, d), ("layers", "norm"))
-        self.gate_weight_ldf = normal_param(rngs, (layers, d, f), std, dtype, ("layers", "embed", "mlp"))
-        self.up_weight_ldf = normal_param(rngs, (layers, d, f), std, dtype, ("layers", "embed", "mlp"))
-        self.down_weight_lfd = normal_param(rngs, (layers, f, d), std, dtype, ("layers", "mlp", "embed"))
-        names += ["mlp_norm_ld", "gate_weight_ldf", "up_weight_ldf", "down_weight_lfd"]
-        self.param_names = tuple(names)
+        self.block_def, state = nnx.split(get_family(cfg.family).block(cfg, rngs=rngs))
+        paths = []
+        for path, variable in state.flat_state():
+            name = path[-1]
+            if any(name == seen for seen, _ in paths):
+                raise ValueError(f"the {cfg.family} block has two parameters named {name!r}; names must be unique")
+            setattr(self, name, variable)
+            paths.append((name, path))
+        self.param_paths = tuple(paths)
 
     def stacked(self) -> dict[str, jnp.ndarray]:
         """The stacked parameter arrays by name (each [layers, ...])."""
-        return {name: getattr(self, name)[...] for name in self.param_names}
+        return {name: getattr(self, name)[...] for name, _ in self.param_paths}
+
+    def block(self, p: dict[str, jnp.ndarray]) -> DecoderBlock:
+        """The family's block holding one layer's parameter arrays `p` (by name, e.g. a slice of `stacked()`)."""
+        return nnx.merge(self.block_def, nnx.State.from_flat_path({path: p[name] for name, path in self.param_paths}))
 
 
 class Decoder(nnx.Module):
-    """A Llama / Qwen2 / Qwen3 decoder-only language model (see the module docstring for the call modes)."""
+    """A decoder-only language model of `cfg.family` (see the module docstring for the call modes)."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         validate_model_config(cfg)
         self.cfg = cfg
         dtype = dtype_of(cfg.param_dtype)
+        self.norm = get_family(cfg.family).norm(cfg.rms_norm_eps)
         self.embed_vd = normal_param(rngs, (cfg.vocab_size, cfg.hidden_size), cfg.init_std, dtype, ("vocab", "embed"))
         self.layers = DecoderLayers(cfg, rngs=rngs)
-        self.final_norm_d = param(jnp.ones((cfg.hidden_size,), dtype), ("norm",))
+        self.final_norm_d = self.norm.weight((cfg.hidden_size,), ("norm",), dtype)
         if not cfg.tie_embeddings:
             self.lm_head_dv = normal_param(
                 rngs, (cfg.hidden_size, cfg.vocab_size), cfg.init_std, dtype, ("embed", "vocab")
@@ -202,8 +186,8 @@ class Decoder(nnx.Module):
         return dense(h_xd, self.lm_head_dv[...].astype(compute), out_dtype=jnp.float32)
 
     def _final_norm(self, x_btd: jnp.ndarray) -> jnp.ndarray:
-        """The final RMSNorm of the residual stream [batch, time, hidden] (compute dtype)."""
-        return rms_norm(x_btd, self.final_norm_d[...], self.cfg.rms_norm_eps)
+        """The final norm of the residual stream [batch, time, hidden] (compute dtype)."""
+        return self.norm(x_btd, self.final_norm_d[...])
 
     def _logits(self, x_btd: jnp.ndarray) -> jnp.ndarray:
         """Final norm and output projection, float32 logits [batch, time, vocab] (batch x vocab split)."""
@@ -243,31 +227,18 @@ class Decoder(nnx.Module):
         in_place = cache_kv is not None and cache_kv[0].shape[2] > tokens_bt.shape[1]
         kv_dtype = compute if cache_kv is None else cache_kv[0].dtype
 
+        def block(p):
+            """The family's block around one layer's parameters, cast to the compute dtype."""
+            return self.layers.block({name: value.astype(compute) for name, value in p.items()})
+
         def project(x_btd, p):
             """The block's q [batch, time, heads, head_dim] and new k, v [batch, time, kv_heads, head_dim]."""
-            p = {name: value.astype(compute) for name, value in p.items()}
-            h_btd = rms_norm(x_btd, p["attn_norm_ld"], cfg.rms_norm_eps)
-            q_btnh = dense(h_btd, p["q_weight_ldnh"])
-            k_btkh = dense(h_btd, p["k_weight_ldkh"])
-            v_btkh = dense(h_btd, p["v_weight_ldkh"])
-            if cfg.qkv_bias:
-                q_btnh, k_btkh, v_btkh = q_btnh + p["q_bias_lnh"], k_btkh + p["k_bias_lkh"], v_btkh + p["v_bias_lkh"]
-            if cfg.qk_norm:
-                q_btnh = rms_norm(q_btnh, p["q_norm_lh"], cfg.rms_norm_eps)
-                k_btkh = rms_norm(k_btkh, p["k_norm_lh"], cfg.rms_norm_eps)
-            q_btnh = constrain(apply_rope(q_btnh, cos_bth, sin_bth), HEADS_AXES)
-            k_btkh = constrain(apply_rope(k_btkh, cos_bth, sin_bth), KV_AXES)
-            return q_btnh, k_btkh, constrain(v_btkh, KV_AXES)
+            return block(p).project(x_btd, cos_bth, sin_bth)
 
         def attend_and_mlp(x_btd, p, q_btnh, k_bskh, v_bskh, prefix_l):
             """The block's output residual stream from its input, queries and the keys / values it attends to."""
-            p = {name: value.astype(compute) for name, value in p.items()}
             prefix_args = None if prefix_l is None else (prefix_l[0], prefix_l[1], prefix_mask_bp)
-            attn_btnh = constrain(attend(q_btnh, k_bskh, v_bskh, own_mask_bqs, prefix_args), HEADS_AXES)
-            x_btd = constrain(x_btd + dense(attn_btnh, p["o_weight_lnhd"], in_axes=2), RESIDUAL_AXES)
-            h_btd = rms_norm(x_btd, p["mlp_norm_ld"], cfg.rms_norm_eps)
-            x_btd = x_btd + swiglu_mlp(h_btd, p["gate_weight_ldf"], p["up_weight_ldf"], p["down_weight_lfd"])
-            return constrain(x_btd, RESIDUAL_AXES)
+            return block(p).finish(x_btd, q_btnh, k_bskh, v_bskh, own_mask_bqs, prefix_args)
 
         def own_block(x_btd, p, prefix_l):
             """A whole block attending to its own new keys / values; returns (residual stream, (k, v))."""

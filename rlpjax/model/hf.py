@@ -1,4 +1,8 @@
-"""Hugging Face checkpoints (Llama / Qwen2 / Qwen3, safetensors only) to and from rlpjax models.
+"""Hugging Face checkpoints (safetensors only) to and from rlpjax models, for every registered model family.
+
+The family (`rlpjax/model/families/`) names the architecture, its per-layer tensors and its own config.json fields;
+this module holds what every family shares: the config fields, the embedding / final norm / output head names, the
+layout conversions and the safetensors reading and writing.
 
 - `config_from_hf(hf_config: dict) -> ModelConfig` accepts both config dialects (top-level `rope_theta` and
   `torch_dtype`, or the newer `rope_parameters: {rope_theta}` and `dtype`).
@@ -27,22 +31,21 @@ from safetensors.numpy import save_file
 
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
+from rlpjax.family_registry import all_families, get_family
 from rlpjax.model.decoder import Decoder, validate_model_config
 from rlpjax.paths import staged_dir
-
-ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
-"""Supported Hugging Face architectures -> rlpjax family."""
 
 
 def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
     """The ModelConfig of a Hugging Face config dict; unsupported features raise a one-sentence ConfigError."""
     architectures = hf.get("architectures") or []
     arch = architectures[0] if architectures else None
-    if arch not in ARCHITECTURES:
+    by_architecture = {family.hf_architecture: family for family in all_families().values()}
+    if arch not in by_architecture:
         raise ConfigError(
-            f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(ARCHITECTURES)}"
+            f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(sorted(by_architecture))}"
         )
-    family = ARCHITECTURES[arch]
+    family = by_architecture[arch]
     rope_field = "rope_parameters" if hf.get("rope_parameters") else "rope_scaling"
     rope = hf.get(rope_field) or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
@@ -51,14 +54,12 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
                           "rlpjax implements only the default RoPE")
     if hf.get("hidden_act", "silu") != "silu" or hf.get("mlp_bias", False):
         raise ConfigError(f"{source}: only a bias-free SiLU (SwiGLU) MLP is supported")
-    if family in ("llama", "qwen3") and hf.get("attention_bias", False):
-        raise ConfigError(f"{source}: attention_bias=true (bias on the output projection too) is not supported")
     if hf.get("use_sliding_window", False):
         raise ConfigError(f"{source}: sliding-window attention is not supported; set use_sliding_window=false")
     num_heads = hf["num_attention_heads"]
     dtype = str(hf.get("dtype") or hf.get("torch_dtype") or "float32").replace("torch.", "")
     cfg = ModelConfig(
-        family=family,
+        family=family.name,
         vocab_size=hf["vocab_size"],
         hidden_size=hf["hidden_size"],
         intermediate_size=hf["intermediate_size"],
@@ -69,10 +70,9 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
         rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
         rms_norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-        qkv_bias=family == "qwen2",
-        qk_norm=family == "qwen3",
         max_seq_len=int(hf.get("max_position_embeddings", 2048)),
         param_dtype="bfloat16" if dtype == "bfloat16" else "float32",
+        **family.config_from_hf(hf, source),
     )
     validate_model_config(cfg)
     return cfg
@@ -80,9 +80,8 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
 
 def config_to_hf(cfg: ModelConfig) -> dict:
     """A Hugging Face config.json dict for `cfg` (both RoPE dialects written, for old and new transformers)."""
-    architecture = {family: arch for arch, family in ARCHITECTURES.items()}[cfg.family]
     return {
-        "architectures": [architecture],
+        "architectures": [get_family(cfg.family).hf_architecture],
         "model_type": cfg.family,
         "vocab_size": cfg.vocab_size,
         "hidden_size": cfg.hidden_size,
@@ -104,29 +103,15 @@ def config_to_hf(cfg: ModelConfig) -> dict:
     }
 
 
-def _layer_mapping(cfg: ModelConfig) -> dict[str, tuple[str, str]]:
-    """Our stacked layer parameter -> (HF name template with {i}, layout conversion kind)."""
-    attn, mlp = "model.layers.{i}.self_attn", "model.layers.{i}.mlp"
-    mapping = {
-        "attn_norm_ld": ("model.layers.{i}.input_layernorm.weight", "copy"),
-        "q_weight_ldnh": (f"{attn}.q_proj.weight", "in_heads"),
-        "k_weight_ldkh": (f"{attn}.k_proj.weight", "in_heads"),
-        "v_weight_ldkh": (f"{attn}.v_proj.weight", "in_heads"),
-        "o_weight_lnhd": (f"{attn}.o_proj.weight", "heads_out"),
-        "mlp_norm_ld": ("model.layers.{i}.post_attention_layernorm.weight", "copy"),
-        "gate_weight_ldf": (f"{mlp}.gate_proj.weight", "transpose"),
-        "up_weight_ldf": (f"{mlp}.up_proj.weight", "transpose"),
-        "down_weight_lfd": (f"{mlp}.down_proj.weight", "transpose"),
-    }
-    if cfg.qkv_bias:
-        mapping.update({
-            "q_bias_lnh": (f"{attn}.q_proj.bias", "heads"),
-            "k_bias_lkh": (f"{attn}.k_proj.bias", "heads"),
-            "v_bias_lkh": (f"{attn}.v_proj.bias", "heads"),
-        })
-    if cfg.qk_norm:
-        mapping.update({"q_norm_lh": (f"{attn}.q_norm.weight", "copy"), "k_norm_lh": (f"{attn}.k_norm.weight", "copy")})
-    return mapping
+def _layer_mapping(cfg: ModelConfig, names) -> dict[str, tuple[str, str]]:
+    """Our stacked block parameters `names` -> (HF name template with {i}, layout conversion kind), from the
+    family's table and in its order (the checkpoint's tensor order)."""
+    family = get_family(cfg.family)
+    missing = [name for name in names if name not in family.hf_layer_names]
+    if missing:
+        raise ConfigError(f"model family {cfg.family!r} has no Hugging Face name for {', '.join(missing)}; "
+                          "add it to the family's hf_layer_names or turn the feature off")
+    return {name: entry for name, entry in family.hf_layer_names.items() if name in names}
 
 
 def _from_hf(tensor: np.ndarray, kind: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -195,7 +180,7 @@ def _host_state(cfg: ModelConfig, reader: _SafetensorsReader, abstract_state: nn
         lm_head = reader.get("lm_head.weight")
         out["lm_head_dv"] = checked(lm_head.T, pure["lm_head_dv"].shape, "lm_head.weight")
     layers = {}
-    for ours, (template, kind) in _layer_mapping(cfg).items():
+    for ours, (template, kind) in _layer_mapping(cfg, pure["layers"]).items():
         shape = pure["layers"][ours].shape[1:]
         layers[ours] = np.stack([
             checked(_from_hf(reader.get(template.format(i=i)), kind, shape), shape, template.format(i=i))
@@ -247,7 +232,7 @@ def hf_tensors(cfg: ModelConfig, model: Decoder) -> dict[str, np.ndarray]:
     """The model's parameters under their HF names, in HF layout (checkpoint order: embeddings, layers, head)."""
     pure = jax.tree.map(lambda a: np.asarray(jax.device_get(a)), nnx.state(model, nnx.Param).to_pure_dict())
     tensors = {"model.embed_tokens.weight": pure["embed_vd"]}
-    mapping = _layer_mapping(cfg)
+    mapping = _layer_mapping(cfg, pure["layers"])
     for i in range(cfg.num_layers):
         for ours, (template, kind) in mapping.items():
             tensors[template.format(i=i)] = _to_hf(pure["layers"][ours][i], kind)
