@@ -190,7 +190,8 @@ class GRPOTask(Task):
                                          pad_id=self.tokenizer.pad_id, score_temperature=logprob_temperature(grpo))
         self._samples: list[list] | None = None  # the last step's sample table rows, when requested
 
-    def batches(self) -> ProblemStream:
+    def batches(self, mesh=None) -> ProblemStream:
+        del mesh  # every host reads the whole problem stream (a batch of prompts is small)
         return ProblemStream(self.cfg.grpo)
 
     def encode_prompts(self, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
