@@ -27,8 +27,6 @@ DType = Literal["float32", "bfloat16"]
 """Parameter and compute dtypes."""
 RematPolicy = Literal["none", "full", "dots"]
 """Activation rematerialisation policies per block."""
-SourceFormat = Literal["auto", "jsonl", "parquet", "arrayrecord", "builtin", "controlled"]
-"""Formats of a data source."""
 DataMode = Literal["packed", "packed_whole", "padded", "documents"]
 """How documents become rows (`data.mode`)."""
 Schedule = Literal["constant", "cosine", "linear", "wsd"]
@@ -116,9 +114,11 @@ class SourceConfig:
     """Name of the source (used in metrics and mixture weights)."""
     path: str = ""
     """A file, a directory or a glob of shards (local or gs://); empty for the built-in sources."""
-    format: SourceFormat = "auto"
-    """"auto" (from the file suffix; "builtin" when path is empty), "jsonl", "parquet", "arrayrecord" (records are
-    JSON objects), "builtin" (generated English-like text) or "controlled" (path = the reasoning corpus preset)."""
+    format: str = "auto"
+    """"auto" (from the file suffix; "builtin" when path is empty) or a registered format (rlpjax.data.sources):
+    "jsonl", "parquet", "arrayrecord" (records are JSON objects), "hf_disk" (a Hugging Face dataset saved with
+    save_to_disk), "tokens" (a token cache written by `rlpjax data tokenize`), "builtin" (generated English-like
+    text) or "controlled" (path = the reasoning corpus preset)."""
     text_field: str = "text"
     """Field of each record holding the document text."""
     weight: float = 1.0
@@ -138,7 +138,11 @@ class DataConfig:
     seq_len: int = 128
     """Tokens per row (packed rows, padded rows, or the maximum document length for RLP)."""
     global_batch_size: int = 8
-    """Rows per step across all hosts (each host reads global_batch_size / process_count)."""
+    """Rows per step across all hosts (each host reads and tokenizes only its global_batch_size / process_count)."""
+    lanes: int = 0
+    """Independent packing lanes the global batch is cut into (a divisor of global_batch_size and a multiple of the
+    process count): each lane reads its own share of every source, so a step's batch does not depend on how many
+    processes read it. 0: the largest divisor of global_batch_size up to 64."""
     mode: DataMode = "packed"
     """"packed" (documents concatenated with segment ids), "packed_whole" (packed, but a document that does not fit
     in the rest of a row starts the next one: never split unless longer than a row), "padded" (one document per

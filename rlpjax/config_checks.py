@@ -97,6 +97,13 @@ def _check_choices(cfg: Config) -> None:
     for key, registry in (("run.objective", TASKS), ("grpo.reward", REWARDS)):
         if _get(cfg, key) not in registry:
             raise ConfigError(f"{key}={_get(cfg, key)!r} is not one of {', '.join(sorted(registry))}; choose one")
+    from rlpjax.data.sources import format_names  # no JAX: the source modules import their readers lazily
+
+    for section in ("sources", "eval_sources"):
+        for index, source in enumerate(getattr(cfg.data, section)):
+            if source.format not in format_names():
+                raise ConfigError(f"data.{section}.{index}.format={source.format!r} is not one of "
+                                  f"{', '.join(format_names())}; choose one")
 
 
 def _check_ranges(cfg: Config) -> None:

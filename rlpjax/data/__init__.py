@@ -1,10 +1,19 @@
-"""Training data: sources (JSONL, Parquet, ArrayRecord, built-in, controlled), tokenizers, packing, mixtures.
+"""Training data: sources by registry (rlpjax.data.sources), tokenizers, packing, mixtures, per-host lanes.
 
-Entry points for the trainer: `build_train_iterator`, `to_global_batch`, `load_tokenizer` (see pipeline.py).
+Entry points for the trainer: `build_train_iterator`, `merge_states`, `to_global_batch`, `load_tokenizer` (see
+pipeline.py). They are imported on first use, so reading the source registry (config checks) never imports JAX.
 """
 
-from rlpjax.data.pipeline import DataIterator, build_train_iterator, to_global_batch
-from rlpjax.data.tokenizer import ByteTokenizer, HFTokenizer, Tokenizer, load_tokenizer
+import importlib
 
-__all__ = ["DataIterator", "build_train_iterator", "to_global_batch", "ByteTokenizer",
-           "HFTokenizer", "Tokenizer", "load_tokenizer"]
+_EXPORTS = {"DataIterator": "pipeline", "build_train_iterator": "pipeline", "merge_states": "pipeline",
+            "state_stats": "pipeline", "to_global_batch": "pipeline", "ByteTokenizer": "tokenizer",
+            "HFTokenizer": "tokenizer", "Tokenizer": "tokenizer", "load_tokenizer": "tokenizer"}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rlpjax.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rlpjax.data.{_EXPORTS[name]}"), name)

@@ -10,28 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlpjax.config import SourceConfig
 from rlpjax.config_io import ConfigError
-from rlpjax.data.generated import BuiltinStream, ControlledStream
 from rlpjax.data.records import zero_counts
-from rlpjax.data.shards import resolve_shards
-from rlpjax.data.streams import ArrayRecordStream, FileStream
-
-
-def open_source(source: SourceConfig, *, seed: int, shuffle: bool, window: int, num_epochs: int,
-                process_index: int, process_count: int, strict: bool = False):
-    """The document stream of one configured source for one host (see rlpjax.data.streams for the interface)."""
-    host = {"process_index": process_index, "process_count": process_count}
-    if source.format == "builtin" or (source.format == "auto" and not source.path):
-        return BuiltinStream(seed=seed, **host)
-    if source.format == "controlled":
-        return ControlledStream(source.path, source.text_field, seed=seed, **host)
-    shards, fmt = resolve_shards(source.path, source.format)
-    if fmt == "arrayrecord":
-        return ArrayRecordStream(shards, source.text_field, seed=seed, shuffle=shuffle, num_epochs=num_epochs,
-                                 name=source.name, **host)
-    return FileStream(shards, fmt, source.text_field, seed=seed, shuffle=shuffle, window=window,
-                      num_epochs=num_epochs, name=source.name, strict=strict, **host)
 
 
 def mixture_choice(weights: np.ndarray, chosen: list[int]) -> int:

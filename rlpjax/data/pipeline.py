@@ -1,10 +1,18 @@
-"""The trainer's entry points: host-local batch iterators with exact resume, and global sharded batches.
+"""The trainer's entry points: per-host batch iterators whose rows do not depend on the process count, with exact
+resume across process counts.
 
-`build_train_iterator(data_cfg, process_index=p, process_count=P)` reads host p's disjoint share of the configured
-mixture and yields numpy batches of global_batch_size // P rows (see rlpjax.data.packing for the layout).
-`it.get_state()` is a small JSON-serialisable dict (the trainer stores it in its orbax checkpoint as a JSON item);
-`it.set_state(state)` on a freshly built iterator continues with exactly the batch that would have come next.
-`it.stats()` gives integer counters for the metrics: skipped records by kind, documents per source, batches, tokens.
+The global batch of a step is cut into `data.lanes` lanes of global_batch_size / lanes consecutive rows. Lane l is
+an independent packer over its own disjoint share (share l of lanes) of every source of the mixture, so the rows it
+produces are a function of (config, seed, step) alone. A host builds only the lanes holding its rows
+(`build_train_iterator(cfg, process_index=p, process_count=P)`: lanes p * lanes/P ... (p+1) * lanes/P - 1, or an
+explicit `lanes=` range), reads and tokenizes only their shares, and yields numpy batches of its rows; the same
+rows come out of host p of P as out of the lanes' places in a one-process run.
+
+`it.get_state()` is a small JSON-serialisable dict holding the state of each of this host's lanes; `merge_states`
+joins every host's into the global state (what the checkpoint stores), and `it.set_state(state)` on a freshly built
+iterator picks its own lanes from a global state written by any number of processes and continues with exactly the
+batch that would have come next. `it.stats()` gives integer counters for the metrics (skipped records by kind,
+documents per source, batches, tokens) over this host's lanes; `state_stats(merged)` over all.
 Batches are prepared ahead in a background thread by grain's `ThreadPrefetchDatasetIterator`, which records the
 state belonging to each batch, so `get_state()` and `stats()` always describe the batches already consumed.
 """
@@ -19,61 +27,120 @@ from grain.experimental import ThreadPrefetchDatasetIterator
 
 from rlpjax.config import DataConfig
 from rlpjax.config_io import ConfigError
-from rlpjax.data.mixture import Mixture, open_source
+from rlpjax.data.mixture import Mixture
 from rlpjax.data.packing import MODES, DocCursor, rows_to_batch, take_row
+from rlpjax.data.sources import Share, open_source
 from rlpjax.data.tokenizer import Tokenizer, load_tokenizer
 from rlpjax.sharding import batch_sharding
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+
+MAX_DEFAULT_LANES = 64
+"""data.lanes=0 picks the largest divisor of global_batch_size up to this (enough for 64 hosts)."""
+
+
+def lane_count(data_cfg: DataConfig) -> int:
+    """The number of lanes the global batch is cut into (data.lanes, or its default)."""
+    rows = data_cfg.global_batch_size
+    if data_cfg.lanes:
+        if data_cfg.lanes < 0 or rows % data_cfg.lanes:
+            raise ConfigError(f"data.lanes={data_cfg.lanes} does not divide data.global_batch_size={rows}; "
+                              "choose a divisor, or 0 for the default")
+        return data_cfg.lanes
+    return max(d for d in range(1, min(rows, MAX_DEFAULT_LANES) + 1) if rows % d == 0)
+
+
+class _Lane:
+    """One lane: a mixture over this lane's shares of the sources, packed into rows by a DocCursor."""
+
+    def __init__(self, mixture: Mixture, cursor: DocCursor):
+        self.mixture, self.cursor = mixture, cursor
+        self.counters = {"batches": 0, "tokens": 0, "truncated_tokens": 0}
+
+    def stats(self) -> dict[str, int]:
+        return self.mixture.counts() | self.counters | {"documents": self.cursor.documents_started}
+
+    def get_state(self) -> dict:
+        return {"cursor": self.cursor.get_state(), "counters": dict(self.counters), "stats": self.stats()}
+
+    def set_state(self, state: dict) -> None:
+        self.cursor.set_state(state["cursor"])
+        self.counters = dict(state["counters"])
 
 
 class _BatchMaker:
-    """Synchronous batches from a DocCursor; a checkpointable iterator (__next__, get_state, set_state)."""
+    """Synchronous batches of this host's lanes (each lane's rows in lane order); a checkpointable iterator."""
 
-    def __init__(self, mixture: Mixture, cursor: DocCursor, *, rows: int, seq_len: int, mode: str, pad_id: int,
+    def __init__(self, lanes: dict[int, _Lane], *, rows_per_lane: int, seq_len: int, mode: str, pad_id: int,
                  fingerprint: dict):
-        self._mixture, self._cursor = mixture, cursor
-        self._rows, self._seq_len, self._mode, self._pad_id = rows, seq_len, mode, pad_id
+        self._lanes = lanes
+        self._rows_per_lane, self._seq_len, self._mode, self._pad_id = rows_per_lane, seq_len, mode, pad_id
         self._fingerprint = fingerprint
-        self._counters = {"batches": 0, "tokens": 0, "truncated_tokens": 0}
 
     def __iter__(self):
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
-        rows, truncated = [], 0
-        for _ in range(self._rows):
-            pieces, dropped = take_row(self._cursor, self._seq_len, self._mode)
-            rows.append(pieces)
-            truncated += dropped
-        batch = rows_to_batch(rows, self._seq_len, self._pad_id, with_lengths=self._mode == "documents")
-        self._counters["batches"] += 1
-        self._counters["tokens"] += int(np.count_nonzero(batch["segment_ids"]))
-        self._counters["truncated_tokens"] += truncated
-        return batch
-
-    def stats(self) -> dict[str, int]:
-        return self._mixture.counts() | self._counters | {"documents": self._cursor.documents_started}
+        rows = []
+        for lane in self._lanes.values():
+            truncated = 0
+            for _ in range(self._rows_per_lane):
+                pieces, dropped = take_row(lane.cursor, self._seq_len, self._mode)
+                rows.append(pieces)
+                truncated += dropped
+            lane.counters["batches"] += 1
+            lane.counters["tokens"] += sum(len(piece) for pieces in rows[-self._rows_per_lane:] for piece in pieces)
+            lane.counters["truncated_tokens"] += truncated
+        return rows_to_batch(rows, self._seq_len, self._pad_id, with_lengths=self._mode == "documents")
 
     def get_state(self) -> dict:
-        return {"version": _STATE_VERSION, "config": self._fingerprint, "cursor": self._cursor.get_state(),
-                "counters": dict(self._counters), "stats": self.stats()}
+        return {"version": _STATE_VERSION, "config": self._fingerprint,
+                "lanes": {str(index): lane.get_state() for index, lane in self._lanes.items()}}
 
     def set_state(self, state: dict) -> None:
-        if state.get("version") != _STATE_VERSION or state.get("config") != self._fingerprint:
-            raise ConfigError(
-                f"the saved data state was written for data config {state.get('config')} but this run has "
-                f"{self._fingerprint}; resume with the same data sources, mode, seq_len, batch size and seed"
-            )
-        self._cursor.set_state(state["cursor"])
-        self._counters = dict(state["counters"])
+        check_state(state, self._fingerprint)
+        missing = [index for index in self._lanes if str(index) not in state["lanes"]]
+        if missing:
+            raise ConfigError(f"the saved data state holds no state for lanes {missing[:4]}; resume from a state "
+                              "merged over every process (rlpjax.data.merge_states)")
+        for index, lane in self._lanes.items():
+            lane.set_state(state["lanes"][str(index)])
+
+
+def check_state(state: dict, fingerprint: dict) -> None:
+    """A user error unless `state` is a data state of this format written for the same data config."""
+    if state.get("version") == 1:
+        raise ConfigError("the saved data state predates per-host lanes (data state version 1, rlpjax before issue "
+                          "16); resume it with the rlpjax version that wrote it, or start the run afresh")
+    if state.get("version") != _STATE_VERSION or state.get("config") != fingerprint:
+        raise ConfigError(
+            f"the saved data state was written for data config {state.get('config')} but this run has "
+            f"{fingerprint}; resume with the same data sources, mode, seq_len, batch size, lanes and seed"
+        )
+
+
+def merge_states(states: list[dict]) -> dict:
+    """The global data state from every host's `get_state()` (the union of their lanes)."""
+    for state in states[1:]:
+        check_state(state, states[0]["config"])
+    return {**states[0], "lanes": {key: value for state in states for key, value in state["lanes"].items()}}
+
+
+def state_stats(state: dict) -> dict[str, int]:
+    """The counters of `stats()` summed over the lanes of a (merged) data state."""
+    totals: dict[str, int] = {}
+    for lane in state["lanes"].values():
+        for key, value in lane["stats"].items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 class DataIterator:
-    """Host-local batches with get_state / set_state / stats; `next(it)` or `it.next()`."""
+    """Host-local batches with get_state / set_state / stats; `next(it)` or `it.next()`. `rows`: the global rows
+    (of each step's global batch) this host's batches hold, in order."""
 
-    def __init__(self, maker: _BatchMaker, prefetch: int):
-        self._maker = maker
+    def __init__(self, maker: _BatchMaker, prefetch: int, rows: range):
+        self.rows = rows
         # The prefetching iterator sits in a one-item list that a finalizer empties at exit, so grain's own
         # __del__ runs while modules are still alive instead of during interpreter teardown.
         self._box = [ThreadPrefetchDatasetIterator(maker, prefetch) if prefetch > 0 else maker]
@@ -97,7 +164,7 @@ class DataIterator:
     def stats(self) -> dict[str, int]:
         """Counters as of the last batch returned: skipped records by kind, documents read per source
         ("docs/<name>", including read-ahead), documents started, batches, tokens, truncated tokens."""
-        return dict(self.get_state()["stats"])
+        return state_stats(self.get_state())
 
     def close(self) -> None:
         """Stop the prefetch thread (also done when the iterator is garbage collected or at exit)."""
@@ -109,21 +176,31 @@ def _close_boxed(box: list) -> None:
         box.pop().close()
 
 
-def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_count: int, split: str = "train",
+def host_lanes(data_cfg: DataConfig, process_index: int, process_count: int) -> range:
+    """The lanes holding host `process_index`'s block of rows (a user error unless the processes split the lanes)."""
+    lanes = lane_count(data_cfg)
+    if lanes % process_count:
+        raise ConfigError(f"the {lanes} data lanes do not split over {process_count} processes; set data.lanes to a "
+                          f"multiple of {process_count} that divides data.global_batch_size")
+    per_host = lanes // process_count
+    return range(process_index * per_host, (process_index + 1) * per_host)
+
+
+def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, process_count: int = 1,
+                         lanes: range | None = None, split: str = "train",
                          tokenizer: Tokenizer | None = None) -> DataIterator:
-    """Host `process_index`'s iterator over the mixture ("train": data_cfg.sources, shuffled and repeated as
-    configured; "eval": data_cfg.eval_sources, one pass in order). `tokenizer` defaults to load_tokenizer(cfg)."""
+    """The iterator over `lanes` (default: host `process_index` of `process_count`'s) of the mixture ("train":
+    data_cfg.sources, shuffled and repeated as configured; "eval": data_cfg.eval_sources, one pass in order).
+    `tokenizer` defaults to load_tokenizer(cfg)."""
     if split not in ("train", "eval"):
         raise ConfigError(f"data split {split!r} is unknown; use 'train' or 'eval'")
     if data_cfg.mode not in MODES:
         raise ConfigError(f"data.mode={data_cfg.mode!r} is unknown; use one of {', '.join(MODES)}")
-    if data_cfg.global_batch_size % process_count or data_cfg.global_batch_size < process_count:
-        raise ConfigError(
-            f"data.global_batch_size={data_cfg.global_batch_size} is not a positive multiple of the "
-            f"{process_count} processes; choose a multiple"
-        )
+    if data_cfg.global_batch_size < 1:
+        raise ConfigError(f"data.global_batch_size={data_cfg.global_batch_size} must be at least 1")
     if data_cfg.seq_len < 1:
         raise ConfigError(f"data.seq_len={data_cfg.seq_len} must be at least 1")
+    lanes = host_lanes(data_cfg, process_index, process_count) if lanes is None else lanes
     sources = data_cfg.sources if split == "train" else data_cfg.eval_sources
     if not sources:
         raise ConfigError(f"no data sources for split {split!r}; set data.{'sources' if split == 'train' else 'eval_sources'}")
@@ -132,19 +209,25 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int, process_co
     add_eos = tokenizer.add_eos if data_cfg.add_eos is None else data_cfg.add_eos
     if (add_bos and tokenizer.bos_id is None) or (add_eos and tokenizer.eos_id is None):
         raise ConfigError("data.add_bos / data.add_eos ask for a token this tokenizer does not define; set it to false")
-    train = split == "train"
-    reading = {"seed": data_cfg.seed, "shuffle": data_cfg.shuffle and train, "window": data_cfg.shuffle_window,
-               "num_epochs": data_cfg.num_epochs if train else 1, "process_index": process_index,
-               "process_count": process_count, "strict": data_cfg.strict}
-    mixture = Mixture([s.name for s in sources], [open_source(s, **reading) for s in sources],
-                      [s.weight for s in sources])
-    cursor = DocCursor(mixture, tokenizer, add_bos=add_bos, add_eos=add_eos)
+    train, count = split == "train", lane_count(data_cfg)
+
+    def lane(index: int) -> _Lane:
+        share = Share(index=index, count=count, seed=data_cfg.seed, shuffle=data_cfg.shuffle and train,
+                      window=data_cfg.shuffle_window, num_epochs=data_cfg.num_epochs if train else 1,
+                      strict=data_cfg.strict, tokenizer=data_cfg.tokenizer)
+        mixture = Mixture([s.name for s in sources], [open_source(s, share) for s in sources],
+                          [s.weight for s in sources])
+        return _Lane(mixture, DocCursor(mixture, tokenizer, add_bos=add_bos, add_eos=add_eos))
+
     fingerprint = {"split": split, "sources": [[s.name, s.path, s.format] for s in sources], "mode": data_cfg.mode,
-                   "seq_len": data_cfg.seq_len, "rows": data_cfg.global_batch_size // process_count,
-                   "seed": data_cfg.seed, "process": [process_index, process_count]}
-    maker = _BatchMaker(mixture, cursor, rows=data_cfg.global_batch_size // process_count, seq_len=data_cfg.seq_len,
-                        mode=data_cfg.mode, pad_id=tokenizer.pad_id, fingerprint=fingerprint)
-    return DataIterator(maker, data_cfg.prefetch_batches)
+                   "seq_len": data_cfg.seq_len, "global_rows": data_cfg.global_batch_size, "lanes": count,
+                   "seed": data_cfg.seed}
+    rows_per_lane = data_cfg.global_batch_size // count
+    maker = _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=rows_per_lane,
+                        seq_len=data_cfg.seq_len, mode=data_cfg.mode, pad_id=tokenizer.pad_id,
+                        fingerprint=fingerprint)
+    return DataIterator(maker, data_cfg.prefetch_batches, range(lanes.start * rows_per_lane,
+                                                                lanes.stop * rows_per_lane))
 
 
 def to_global_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:

@@ -18,6 +18,9 @@ are skipped (counted once per shard per epoch, its path logged)."""
 Outcome = tuple[str | None, str | None]
 """(document text, None) for a good record, (None, one of BAD_KINDS) for a skipped one."""
 
+NOT_OWNED: Outcome = (None, None)
+"""What a reader yields for a record another share owns: neither parsed nor counted."""
+
 
 def check_text(value: object) -> Outcome:
     """Classify the value of a record's text field (None means the field is missing or null)."""

@@ -1,28 +1,30 @@
 """Document streams over shard files for one host, with small JSON states for exact resume.
 
-Every stream has `next() -> str` (a good document; StopIteration after `num_epochs`), `get_state() -> dict`,
+Every stream has `next() -> str | np.ndarray` (a good document; StopIteration after `num_epochs`), `get_state() -> dict`,
 `set_state(dict)` and `counts() -> dict[str, int]` (skipped records by kind, as of the reading frontier).
 
 - `FileStream` (JSONL, JSONL.gz, Parquet): shards are read in a per-epoch seeded order, `cycle_length` at a time,
   one record from each in turn (interleaving); records are window-shuffled in fixed blocks of `window` records with
   a per-(seed, epoch, block) permutation. The state is the interleaver position at the start of the current block
   plus the offset inside it; resuming re-reads that one block.
-- `ArrayRecordStream`: the source is indexable, so the order is step-indexed (Levanter-style): document k of this
-  host is record `perm_epoch(k)` via grain's `MapDataset.shuffle` (a fresh permutation per epoch) and the state is
-  just k and the counts.
+- `IndexedStream` (ArrayRecord, the token cache, Hugging Face datasets on disk): the source is indexable, so the
+  order is step-indexed (Levanter-style): a global per-epoch permutation from grain's `MapDataset.shuffle`, each
+  share taking every n-th position of it; the state is just the share's document count and the counts.
 
-Per-host sharding: with at least as many shards as processes each host reads shards `process_index::process_count`;
-otherwise each host reads every shard but keeps the records whose index is `process_index` modulo `process_count`.
-Either way the hosts' shares are disjoint and their union is the whole corpus in every epoch.
+Shares (the pipeline's lanes): with at least as many shards as shares, share i of n reads shards `i::n`; otherwise
+it reads every shard but parses only the records whose index is i modulo n. Either way the shares are disjoint and
+their union is the whole corpus in every epoch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rlpjax.config import SourceConfig
 from rlpjax.config_io import ConfigError
-from rlpjax.data.records import Outcome, parse_json_record, zero_counts
-from rlpjax.data.shards import read_records
+from rlpjax.data.records import Outcome, zero_counts
+from rlpjax.data.shards import Reader, guarded, resolve_shards
+from rlpjax.data.sources import Share
 
 
 class _Interleaver:
@@ -75,18 +77,20 @@ class _Interleaver:
 class FileStream:
     """Good documents of stream-read shards for one host: interleaved, window-shuffled, repeated for epochs."""
 
-    def __init__(self, shards: list[str], fmt: str, text_field: str, *, seed: int, shuffle: bool, window: int,
-                 num_epochs: int, process_index: int, process_count: int, cycle_length: int = 4, name: str = "",
-                 strict: bool = False):
+    def __init__(self, shards: list[str], read: Reader, text_field: str, share: Share, *, cycle_length: int = 4,
+                 name: str = ""):
         self._name = name
-        if len(shards) >= process_count:
-            self._shards, record_stride = shards[process_index::process_count], (1, 0)
+        if len(shards) >= share.count:
+            self._shards, record_stride = shards[share.index::share.count], (1, 0)
         else:
-            self._shards, record_stride = shards, (process_count, process_index)
-        self._open = lambda index, start: read_records(self._shards[index], fmt, text_field, start, strict)
+            self._shards, record_stride = shards, (share.count, share.index)
+        stride, phase = record_stride
+        self._open = lambda index, start: guarded(
+            read(self._shards[index], text_field, start, lambda record: record % stride == phase),
+            self._shards[index], share.strict)
         self._record_stride = record_stride
-        self._seed, self._shuffle, self._window = seed, shuffle, max(1, window)
-        self._num_epochs, self._cycle_length = num_epochs, cycle_length
+        self._seed, self._shuffle, self._window = share.seed, share.shuffle, max(1, share.window)
+        self._num_epochs, self._cycle_length = share.num_epochs, cycle_length
         self.set_state({"epoch": 0, "block": 0, "offset": 0, "reader": None, "counts": zero_counts(), "good": 0})
 
     def _interleaver(self, epoch: int) -> _Interleaver:
@@ -149,21 +153,22 @@ class FileStream:
         return self._block[self._offset - 1]
 
 
-class ArrayRecordStream:
-    """Good documents of ArrayRecord shards (each record a JSON object) in a step-indexed, seeded global order."""
+class IndexedStream:
+    """Good documents of an indexable source (a grain `MapDataset` of raw records) in a step-indexed, seeded global
+    order: epoch e is one permutation of all records (`MapDataset.shuffle`, fresh per epoch) and share i of n takes
+    positions i, i + n, i + 2n, ... of it, so document k of a share is one random access and the state is just k and
+    the counts. `parse(record) -> (document, None) | (None, bad kind)`; a document is text or token ids."""
 
-    def __init__(self, shards: list[str], text_field: str, *, seed: int, shuffle: bool, num_epochs: int,
-                 process_index: int, process_count: int, name: str = ""):
-        import grain
-
-        dataset = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(shards))
-        self._dataset = dataset[process_index::process_count]
-        if shuffle:
-            self._dataset = self._dataset.shuffle(seed=seed % 2**32)
-        self._length = len(self._dataset)
+    def __init__(self, dataset, parse, share: Share, name: str = ""):
+        self._length = len(dataset)
         if self._length == 0:
-            raise ConfigError(f"data source {name!r} has no records in its ArrayRecord shards {shards[:3]}")
-        self._text_field, self._num_epochs, self._name = text_field, num_epochs, name
+            raise ConfigError(f"data source {name!r} has no records; check its path")
+        self._dataset = dataset.shuffle(seed=share.seed % 2**32) if share.shuffle else dataset
+        self._share_length = len(range(share.index, self._length, share.count))
+        if self._share_length == 0:
+            raise ConfigError(f"data source {name!r} has {self._length} records, fewer than the {share.count} "
+                              "shares (data.lanes) reading it; use fewer lanes or more data")
+        self._parse, self._share, self._name = parse, share, name
         self.set_state({"index": 0, "counts": zero_counts(), "good": 0})
 
     def get_state(self) -> dict:
@@ -175,18 +180,26 @@ class ArrayRecordStream:
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
 
-    def next(self) -> str:
+    def next(self):
         while True:
-            epoch, within = divmod(self._index, self._length)
-            if self._num_epochs and epoch >= self._num_epochs:
+            epoch, within = divmod(self._index, self._share_length)
+            if self._share.num_epochs and epoch >= self._share.num_epochs:
                 raise StopIteration
             if within == 0 and self._index > 0:
                 if self._good_in_epoch == 0:
                     raise ConfigError(f"data source {self._name!r} has no usable documents (counts: {self._counts})")
                 self._good_in_epoch = 0
-            text, bad = parse_json_record(self._dataset[self._index], self._text_field)
+            position = epoch * self._length + self._share.index + within * self._share.count
+            document, bad = self._parse(self._dataset[position] if self._share.shuffle else
+                                        self._dataset[position % self._length])
             self._index += 1
             if bad is None:
                 self._good_in_epoch += 1
-                return text
+                return document
             self._counts[bad] += 1
+
+
+def file_stream(source: SourceConfig, share: Share, fmt: str, read: Reader) -> FileStream:
+    """The FileStream of `share` of a stream-read source whose shards `read` reads."""
+    shards, _ = resolve_shards(source.path, fmt)
+    return FileStream(shards, read, source.text_field, share, name=source.name)

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 from rlpjax.config import SourceConfig
 from rlpjax.config_io import ConfigError
-from rlpjax.data.mixture import open_source
+from rlpjax.data.sources import Share, open_source
 
 DEFAULT_SPECIALS = ("<|pad|>", "<|bos|>", "<|eos|>", "<think>", "</think>")
 """Special tokens every trained tokenizer gets first (ids 0..4): pad, bos, eos and the thought tags."""
@@ -23,8 +23,7 @@ DEFAULT_SPECIALS = ("<|pad|>", "<|bos|>", "<|eos|>", "<think>", "</think>")
 
 def iter_texts(input_glob: str, text_field: str) -> Iterator[str]:
     """Every good document of the files matching `input_glob`, in order, once."""
-    stream = open_source(SourceConfig(name="input", path=input_glob, text_field=text_field), seed=0, shuffle=False,
-                         window=256, num_epochs=1, process_index=0, process_count=1)
+    stream = open_source(SourceConfig(name="input", path=input_glob, text_field=text_field), Share(window=256))
     while True:
         try:
             yield stream.next()

@@ -111,7 +111,7 @@ def train(cfg: Config) -> RunResult:
     mesh = make_mesh(cfg.mesh)
     check_batch_fits_mesh(cfg, mesh)
     graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
-    batches = task.batches()
+    batches = task.batches(mesh)
     checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint, run_config=config_io.to_dict(cfg))
     try:
         restored = checkpointer.restore_latest(abstract_like(state))

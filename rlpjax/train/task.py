@@ -76,7 +76,7 @@ class Stage:
 
 
 class BatchIterator(Protocol):
-    """A resumable stream of global batches (the data pipeline's iterators satisfy it)."""
+    """A resumable stream of batches (the data pipeline's iterators satisfy it)."""
 
     def __next__(self) -> Any: ...
     def get_state(self) -> dict: ...
@@ -108,8 +108,9 @@ class Task(abc.ABC):
         return self.cfg.model
 
     @abc.abstractmethod
-    def batches(self) -> BatchIterator:
-        """The global training batch stream (the same on every host; see rlpjax/train/batches.py)."""
+    def batches(self, mesh=None) -> BatchIterator:
+        """The training batch stream: this host's rows of the batches of the mesh `mesh` (None: every row), the
+        same rows whatever the number of hosts (see rlpjax/train/batches.py)."""
 
     @abc.abstractmethod
     def stages(self, ctx: StepContext) -> dict[str, Stage]:

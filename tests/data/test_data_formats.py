@@ -5,7 +5,7 @@ import pytest
 
 from rlpjax.config_io import ConfigError
 from rlpjax.data import build_train_iterator, load_tokenizer
-from rlpjax.data.mixture import open_source
+from rlpjax.data.sources import Share, open_source
 from rlpjax.config import SourceConfig
 from data_corpus import drain, file_config, sample_texts, write_shards
 
@@ -13,8 +13,8 @@ FORMATS = ["jsonl", "jsonl.gz", "parquet", "arrayrecord"]
 
 
 def _token_stream(path: str) -> np.ndarray:
-    """All real tokens of one unshuffled epoch in documents mode, concatenated."""
-    cfg = file_config(path, mode="documents", seq_len=64, global_batch_size=2, shuffle=False, num_epochs=1)
+    """All real tokens of one unshuffled epoch in documents mode, concatenated (one lane: the documents in order)."""
+    cfg = file_config(path, mode="documents", seq_len=64, global_batch_size=2, lanes=1, shuffle=False, num_epochs=1)
     batches = drain(build_train_iterator(cfg, process_index=0, process_count=1))
     return np.concatenate([b["tokens"][r, : b["lengths"][r]] for b in batches for r in range(len(b["lengths"]))])
 
@@ -36,8 +36,7 @@ def test_directory_and_glob_of_shards_cover_every_document(tmp_path, fmt):
     texts = sample_texts(30)
     write_shards(tmp_path, texts, fmt, shards=3)
     for path in (str(tmp_path), str(tmp_path / "part-*")):
-        stream = open_source(SourceConfig(path=path), seed=1, shuffle=True, window=4, num_epochs=1,
-                             process_index=0, process_count=1)
+        stream = open_source(SourceConfig(path=path), Share(seed=1, shuffle=True, window=4))
         got = []
         with pytest.raises(StopIteration):
             while True:

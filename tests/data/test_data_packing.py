@@ -15,7 +15,7 @@ def _documents(count: int) -> list[np.ndarray]:
 
 
 def _batches(mode: str, seq_len: int, count: int, rows: int = 4) -> list[dict]:
-    cfg = DataConfig(mode=mode, seq_len=seq_len, global_batch_size=rows, prefetch_batches=0)
+    cfg = DataConfig(mode=mode, seq_len=seq_len, global_batch_size=rows, lanes=1, prefetch_batches=0)
     iterator = build_train_iterator(cfg, process_index=0, process_count=1)
     return [next(iterator) for _ in range(count)]
 

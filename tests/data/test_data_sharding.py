@@ -7,13 +7,13 @@ import pytest
 from rlpjax.config import DataConfig, SourceConfig
 from rlpjax.data import build_train_iterator, to_global_batch
 from rlpjax.data.generated import builtin_document
-from rlpjax.data.mixture import open_source
+from rlpjax.data.sources import Share, open_source
 from data_corpus import sample_texts, write_shards
 
 
 def _epoch(path: str, process_index: int, process_count: int) -> list[str]:
-    stream = open_source(SourceConfig(path=path), seed=3, shuffle=True, window=5, num_epochs=1,
-                         process_index=process_index, process_count=process_count)
+    stream = open_source(SourceConfig(path=path), Share(index=process_index, count=process_count, seed=3,
+                                                        shuffle=True, window=5, num_epochs=1))
     texts = []
     with pytest.raises(StopIteration):
         while True:
@@ -32,8 +32,7 @@ def test_two_hosts_read_disjoint_shares_whose_union_is_the_corpus(tmp_path, fmt,
 
 
 def test_builtin_hosts_interleave_the_global_sequence():
-    streams = [open_source(SourceConfig(), seed=5, shuffle=True, window=1, num_epochs=0, process_index=p,
-                           process_count=2) for p in range(2)]
+    streams = [open_source(SourceConfig(), Share(index=p, count=2, seed=5, num_epochs=0)) for p in range(2)]
     got = [streams[i % 2].next() for i in range(10)]
     assert got == [builtin_document(5, i) for i in range(10)]
 

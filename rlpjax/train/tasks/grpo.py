@@ -192,7 +192,8 @@ class GRPOTask(Task):
         self._samples: list[list] | None = None  # the last step's sample table rows, when requested
         self._problems: ProblemStream | None = None  # the stream `batches` gave, which dynamic sampling draws on
 
-    def batches(self) -> ProblemStream:
+    def batches(self, mesh=None) -> ProblemStream:
+        del mesh  # every host reads the whole problem stream (a batch of prompts is small)
         self._problems = ProblemStream(self.cfg.grpo)
         return self._problems
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from rlpjax import compute
 from rlpjax.objectives.ntp import ntp_loss
-from rlpjax.train.batches import global_batch_iterator, to_device_batch
+from rlpjax.train.batches import HostBatches, to_device_batch
 from rlpjax.train.ppo import ppo_updates
 from rlpjax.train.task import Stage, StepContext, Task, abstract_batch
 from rlpjax.train.update import make_update_step
@@ -21,8 +21,8 @@ BATCH_KEYS = ("tokens", "positions", "segment_ids")
 class NTPTask(Task):
     objective = "ntp"
 
-    def batches(self):
-        return global_batch_iterator(self.cfg.data)
+    def batches(self, mesh=None):
+        return HostBatches(self.cfg.data, mesh)
 
     def _loss_fn(self):
         z_loss_weight = self.cfg.ntp.z_loss_weight
@@ -55,7 +55,7 @@ class NTPTask(Task):
         loss_fn = self._loss_fn()
         eval_loss = jax.jit(lambda params, batch: loss_fn(nnx.merge(ctx.graphdef, params), batch, None))
         eval_batches = list(itertools.islice(
-            global_batch_iterator(self.cfg.data, split="eval"),
+            HostBatches(self.cfg.data, ctx.mesh, split="eval"),
             self.cfg.run.eval_batches))
 
         def evaluate(state):

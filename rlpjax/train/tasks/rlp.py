@@ -25,7 +25,7 @@ from rlpjax.rlp.rollout import rollout
 from rlpjax.rlp.settings import RolloutSettings
 from rlpjax.rlp.thoughts import ThoughtTokens, thought_tokens
 from rlpjax.sharding import replicated
-from rlpjax.train.batches import global_batch_iterator, to_device_batch
+from rlpjax.train.batches import HostBatches, to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
 from rlpjax.train.task import SampleTable, Stage, StepContext, Task, abstract_batch
 from rlpjax.train.update import make_update_step
@@ -97,8 +97,8 @@ class RLPTask(Task):
                               "the after_token strategy needs exactly one (a special token such as <answer>)")
         return ids[0]
 
-    def batches(self):
-        return global_batch_iterator(self.cfg.data)
+    def batches(self, mesh=None):
+        return HostBatches(self.cfg.data, mesh)
 
     def updates_per_step(self) -> int:
         return self.cfg.rlp.ppo_epochs * self.cfg.rlp.minibatches
