@@ -104,7 +104,16 @@ def pretrained(tmp_path_factory) -> str:
     return str(tmp / "pretrain")
 
 
-@pytest.mark.parametrize("path", CPU, ids=lambda p: p.stem)
+SAME_PATH_AS = {"budget_mid80": "midtrain", "budget_mid50": "midtrain", "budget_mid20": "midtrain",
+                "budget_rl20": "rl_edge", "budget_rl50": "rl_edge", "budget_rl80": "rl_edge",
+                "transfer_b0": "transfer_b0p1", "transfer_b1": "transfer_b0p1", "transfer_b10": "transfer_b0p1",
+                "headroom_h1": "headroom_h0p1", "headroom_h10": "headroom_h0p1"}
+"""Presets whose two-step run takes the code path of another one's (the same stage with other step counts, another
+mixture share or another starting run): slow, so the default run keeps one of each (all of them resolve above)."""
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SAME_PATH_AS else p
+                                  for p in CPU], ids=lambda p: p.stem)
 def test_every_cpu_preset_runs_two_steps(path, pretrained, tmp_path):
     """Each stage runs from the 2-step pre-training checkpoint when it continues from one (mid-training, RL)."""
     cfg = load_preset(path)
