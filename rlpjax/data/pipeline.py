@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import weakref
 
-import jax
 import numpy as np
 from grain.experimental import ThreadPrefetchDatasetIterator
 
@@ -31,7 +30,6 @@ from rlpjax.data.mixture import Mixture
 from rlpjax.data.packing import MODES, DocCursor, rows_to_batch, take_row
 from rlpjax.data.sources import Share, open_source
 from rlpjax.data.tokenizer import Tokenizer, load_tokenizer
-from rlpjax.sharding import batch_sharding
 
 _STATE_VERSION = 2
 
@@ -228,10 +226,3 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, proces
                         fingerprint=fingerprint)
     return DataIterator(maker, data_cfg.prefetch_batches, range(lanes.start * rows_per_lane,
                                                                 lanes.stop * rows_per_lane))
-
-
-def to_global_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
-    """Assemble every host's local rows into global jax.Arrays sharded over the batch axis (rows of host p come
-    after those of hosts < p)."""
-    return {key: jax.make_array_from_process_local_data(batch_sharding(mesh, np.ndim(value)), value)
-            for key, value in batch.items()}

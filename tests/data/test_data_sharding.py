@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from rlpjax.config import DataConfig, SourceConfig
-from rlpjax.data import build_train_iterator, to_global_batch
+from rlpjax.data import build_train_iterator
 from rlpjax.data.generated import builtin_document
 from rlpjax.data.sources import Share, open_source
+from rlpjax.train.batches import to_device_batch
 from data_corpus import sample_texts, write_shards
 
 
@@ -41,7 +42,7 @@ def test_host_batches_become_a_global_batch_sharded_over_data_and_fsdp():
     mesh = jax.make_mesh((2, 4, 1), ("data", "fsdp", "tensor"), devices=jax.devices()[:8])
     cfg = DataConfig(seq_len=16, global_batch_size=8, prefetch_batches=0)
     local = next(build_train_iterator(cfg, process_index=0, process_count=1))
-    global_batch = to_global_batch(local, mesh)
+    global_batch = to_device_batch(local, mesh)
     for key, value in local.items():
         assert global_batch[key].shape == value.shape
         np.testing.assert_array_equal(np.asarray(global_batch[key]), value)
