@@ -14,8 +14,8 @@ it fit?"): the rollout runs 1024 branch rows (64 documents x G) at a time, the u
 8 micro-batches of 64 documents, and log-probs are reduced in vocabulary-projection chunks of 4096 tokens.
 """
 
-from rlpjax.config import (CheckpointConfig, Config, DataConfig, MeshConfig, ModelConfig, OptimizerConfig, RLPConfig,
-                           RunConfig, SourceConfig)
+from rlpjax.config import (CheckpointConfig, Config, DataConfig, MeshConfig, ModelConfig, OptimizerConfig,
+                           PolicyGradientConfig, RLPConfig, RunConfig, SamplingConfig, SourceConfig)
 
 CONFIG = Config(
     model=ModelConfig(family="qwen3", vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_layers=28,
@@ -28,9 +28,11 @@ CONFIG = Config(
     optimizer=OptimizerConfig(learning_rate=1e-6, schedule="constant", warmup_steps=0, weight_decay=0.0,
                               grad_clip_norm=1.0, grad_accum_steps=8),
     rlp=RLPConfig(group_size=16, positions_per_doc=1, position_strategy="last", max_thought_tokens=2048,
-                  temperature=0.7, top_p=1.0, top_k=0, ema_tau=0.999, kl_beta=0.0, ntp_weight=0.0,
-                  eps_low=0.2, eps_high=0.2, ppo_epochs=1, minibatches=1, think_ids=(151667, 151668),
-                  rollout_microbatch_rows=1024, logits_chunk_tokens=4096),
+                  sampling=SamplingConfig(temperature=0.7, top_p=1.0, top_k=0), ema_tau=0.999, ntp_weight=0.0,
+                  pg=PolicyGradientConfig(advantage="leave_one_out", normalize_adv_std=False, aggregation="seq_mean",
+                                          kl_beta=0.0, eps_low=0.2, eps_high=0.2, ppo_epochs=1, minibatches=1,
+                                          logits_chunk_tokens=4096),
+                  think_ids=(151667, 151668), rollout_microbatch_rows=1024),
     checkpoint=CheckpointConfig(every_steps=20, keep_last=3, keep_every=100),
     run=RunConfig(name="rlp_qwen3_1p7b", objective="rlp", steps=200, init_from="checkpoints/Qwen3-1.7B-Base",
                   log_every=1),

@@ -214,13 +214,13 @@ def compile_stages(cfg, mesh) -> dict[str, tuple[object, int]]:
     from rlpjax.train.loop import check_batch_fits_mesh
     from rlpjax.train.task import get_task
 
-    check_batch_fits_mesh(cfg, mesh)
+    task = get_task(cfg)
+    check_batch_fits_mesh(task, mesh)
     rows, accum = cfg.data.global_batch_size, cfg.optimizer.grad_accum_steps
     ways = batch_ways(mesh)
     if cfg.run.objective != "grpo" and rows % (ways * accum):
         raise ConfigError(f"data.global_batch_size {rows} does not split over the {ways} data x fsdp devices "
                           f"and {accum} accumulation steps; make it a multiple of {ways * accum}")
-    task = get_task(cfg)
     state_in, ctx = abstract_state_and_context(cfg, mesh, task)
     inputs = task.abstract_inputs(ctx, state_in)
     compiled = {}

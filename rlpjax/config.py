@@ -41,6 +41,9 @@ Advantage = Literal["group_mean", "leave_one_out"]
 """Group advantage estimators (`objectives.advantages.ADVANTAGES`)."""
 PolicyLoss = Literal["ppo_clip", "gspo"]
 """Policy-gradient surrogates (`objectives.policy_gradient.POLICY_LOSSES`): token ratio or sequence ratio."""
+PromptKind = Literal["controlled", "documents"]
+"""What GRPO's prompts are (`train.tasks.grpo_prompts.PROMPT_KINDS`): controlled reasoning problems, or document
+prefixes whose next tokens the response predicts (RPT)."""
 EdgePass = Literal["verified", "answer"]
 """What the GRPO edge filter counts as a pass."""
 LogMode = Literal["bar", "lines"]
@@ -209,6 +212,62 @@ class NTPConfig:
 
 
 @dataclass(frozen=True)
+class SamplingConfig:
+    """How rollouts are sampled: RLP's thoughts (`rlp.sampling`) and GRPO's responses (`grpo.sampling`)."""
+
+    temperature: float = 1.0
+    """Sampling temperature (RLP's default 0.7, GRPO's 1.0)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1.0 disables)."""
+    top_k: int = 0
+    """Top-k sampling (0 disables)."""
+
+
+@dataclass(frozen=True)
+class PolicyGradientConfig:
+    """The clipped policy-gradient update of group RL, shared by RLP (`rlp.pg`) and GRPO (`grpo.pg`): advantage
+    estimator, surrogate, token aggregation, KL, and the PPO passes over a rollout batch. The class defaults are
+    GRPO's; RLP's section overrides them with the paper's choices (`RLP_POLICY_GRADIENT`)."""
+
+    advantage: Advantage = "group_mean"
+    """Group advantage estimator: "group_mean" (GRPO: r_i minus the group mean) or "leave_one_out" (RLP, RLOO: r_i
+    minus the mean of the group's other members)."""
+    normalize_adv_std: bool = True
+    """Divide group advantages by the group's standard deviation (GRPO; off in RLP, RLOO and Dr.GRPO)."""
+    policy_loss: PolicyLoss = "ppo_clip"
+    """Surrogate: "ppo_clip" (token-level ratio, clipped per token: RLP, GRPO, DAPO) or "gspo" (GSPO: each
+    sequence's ratio exp(mean log ratio), clipped per sequence; with aggregation=seq_mean and clip ranges of about
+    3e-4 / 4e-4)."""
+    eps_low: float = 0.2
+    """Lower clip range of the importance ratio."""
+    eps_high: float = 0.2
+    """Upper clip range of the importance ratio (DAPO's clip-higher: 0.28)."""
+    aggregation: Aggregation = "token_mean"
+    """Reduction of per-token losses: "token_mean" (every sampled token of the global batch alike: GRPO as TRL,
+    DAPO), "seq_mean" (each sequence's token mean, then the mean over sequences: RLP's paper), or
+    "constant_length" (Dr.GRPO: token sums over sequences x the length cap, so no length rescales a token)."""
+    kl_beta: float = 1e-3
+    """Weight of the k3 KL to the frozen reference (0: no reference is kept; RLP's paper uses 0)."""
+    ratio_logprobs: RatioLogprobs = "sampling"
+    """Old / new / reference log-probs: "sampling" = softmax(logits / sampling temperature) over the full
+    vocabulary, the sampled distribution as TRL scores it (top-k / top-p not applied), so the ratio is exactly 1 at
+    the first update; or "model" = the model at temperature 1."""
+    ppo_epochs: int = 1
+    """Passes over each rollout batch."""
+    minibatches: int = 1
+    """Optimizer updates per pass over the rollout batch."""
+    logits_chunk_tokens: int = 4096
+    """Tokens per chunk when reducing hidden states to log-probs / entropies (rollout scoring, update, recomputed
+    old and reference log-probs): each chunk's [chunk, V] logits are rematerialised in the backward, so no
+    [rows, T, V] logits exist; 0 projects all tokens at once."""
+
+
+RLP_POLICY_GRADIENT = PolicyGradientConfig(advantage="leave_one_out", normalize_adv_std=False,
+                                           aggregation="seq_mean", kl_beta=0.0)
+"""RLP's paper: leave-one-out advantages without std division, per-thought means, no KL."""
+
+
+@dataclass(frozen=True)
 class RLPConfig:
     """RLP: reinforcement as a pretraining objective (see ../shared/spec/RLP.md)."""
 
@@ -223,52 +282,22 @@ class RLPConfig:
     """The marker token of "after_token" (one token of data.tokenizer, e.g. "<answer>"); unused otherwise."""
     max_thought_tokens: int = 2048
     """Thought length cap (tokens after <think>, </think> included)."""
-    temperature: float = 0.7
-    """Sampling temperature of thoughts."""
-    top_p: float = 1.0
-    """Nucleus sampling mass (1.0 disables)."""
-    top_k: int = 0
-    """Top-k sampling (0 disables)."""
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7))
+    """How thoughts are sampled (temperature 0.7 as the paper)."""
+    pg: PolicyGradientConfig = field(default_factory=lambda: RLP_POLICY_GRADIENT)
+    """The clipped policy-gradient update (the paper's defaults: leave-one-out, seq_mean, ppo_clip 0.2, no KL)."""
     ema_tau: float = 0.999
     """EMA teacher decay: phi <- tau * phi + (1 - tau) * theta after every optimizer step."""
     horizon: int = 1
     """h: number of future tokens scored after the thought (1 is the paper)."""
     gamma: float = 1.0
     """Discount over the horizon."""
-    eps_low: float = 0.2
-    """Lower clip range of the importance ratio."""
-    eps_high: float = 0.2
-    """Upper clip range of the importance ratio."""
-    kl_beta: float = 0.0
-    """Weight of the k3 KL to a frozen reference (0 in the paper)."""
     ntp_weight: float = 0.0
     """Weight of an added next-token loss on the documents (0 in the paper)."""
-    normalize_adv_std: bool = False
-    """Divide advantages by the group's standard deviation (off in the paper)."""
-    advantage: Advantage = "leave_one_out"
-    """Group advantage estimator: "leave_one_out" (the paper: r_i minus the mean of the other thoughts' rewards)
-    or "group_mean" (r_i minus the group mean)."""
-    aggregation: Aggregation = "seq_mean"
-    """Reduction of per-token losses: "seq_mean" (the paper: each thought's token mean, then the mean over
-    thoughts), "token_mean" (every thought token of the batch alike) or "constant_length" (token sums over
-    thoughts x max_thought_tokens)."""
-    policy_loss: PolicyLoss = "ppo_clip"
-    """Surrogate: "ppo_clip" (the paper: token-level ratio, clipped per token) or "gspo" (sequence-level ratio
-    exp(mean log ratio) of each thought, clipped per thought; use clip ranges of about 3e-4 / 4e-4)."""
-    ppo_epochs: int = 1
-    """Passes over each rollout batch."""
-    minibatches: int = 1
-    """Minibatches per pass over the rollout batch."""
     stop_prefix_grad: bool = False
     """Stop the gradient through the document prefix's activations in the update (default: exact gradient)."""
     min_thought_tokens: int = 1
     """Thought tokens before </think> may be sampled (it is masked out until then; Algorithm 1 asks |c| >= 1)."""
-    ratio_logprobs: RatioLogprobs = "sampling"
-    """Old / new / reference thought log-probs: "sampling" = softmax(logits / temperature), the sampled distribution
-    (as TRL; top-k / top-p not applied), or "model" = the model at temperature 1."""
-    logits_chunk_tokens: int = 4096
-    """Tokens per chunk when reducing hidden states to log-probs / entropies (rollout and update; each chunk's
-    [chunk, V] logits are rematerialised in the backward); 0 projects all tokens at once."""
     rollout_microbatch_rows: int = 0
     """Branch rows per rollout micro-batch (a multiple of positions_per_doc * group_size: whole documents); the
     teacher pass, sampling, scoring and reference run micro-batch by micro-batch. 0: all rows at once."""
@@ -281,6 +310,21 @@ class RLPConfig:
 class GRPOConfig:
     """GRPO post-training with verifier rewards (see ../shared/spec/CONTROLLED.md)."""
 
+    prompts: PromptKind = "controlled"
+    """"controlled": the controlled reasoning problems below, scored by a verifier reward; "documents": RPT
+    (next-token reasoning, Dong et al. 2025) on the documents of data.sources (data.mode=documents, one per prompt):
+    the prompt is a document's prefix up to a random position plus `document_instruction`, the response reasons
+    and writes its prediction of the next token(s) in \\boxed{}, and reward "prefix_match" is 1 when the prediction
+    is a byte-exact prefix of the true continuation ending on a token boundary."""
+    document_instruction: str = ("\n\nThink about what comes next in the text above, then write the next word(s) "
+                                 "in \\boxed{}.\n")
+    """prompts=documents: text appended after the document's prefix (tokenized separately, so the prefix keeps its
+    own tokens)."""
+    document_min_context: int = 8
+    """prompts=documents: fewest document tokens before the predicted position (shorter documents predict their
+    last token)."""
+    document_continuation_tokens: int = 8
+    """prompts=documents: true next tokens the prediction may cover (a longer correct prediction scores 0)."""
     ops: tuple[int, ...] = (11, 12, 13, 14)
     """Op counts of the RL problems (drawn uniformly with the templates and modes); the paper's edge is 11-14."""
     templates: tuple[str, ...] = ("A", "B", "C")
@@ -296,39 +340,21 @@ class GRPOConfig:
     problems (an RL data set of N prompts read in epochs, as TRL and verl read theirs)."""
     num_rollouts: int = 6
     """r: rollouts per prompt."""
-    temperature: float = 1.0
-    """Sampling temperature of rollouts."""
-    top_p: float = 1.0
-    """Nucleus sampling mass (1.0 disables)."""
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    """How responses are sampled (temperature 1)."""
+    pg: PolicyGradientConfig = field(default_factory=PolicyGradientConfig)
+    """The clipped policy-gradient update (GRPO's defaults: group_mean with std division, token_mean, ppo_clip
+    0.2, k3 KL 1e-3)."""
     max_prompt_tokens: int = 1024
     """Longest prompt; longer prompts are an error."""
     max_new_tokens: int = 1024
     """Response length cap."""
-    eps_low: float = 0.2
-    """Lower clip range of the importance ratio."""
-    eps_high: float = 0.2
-    """Upper clip range of the importance ratio."""
-    kl_beta: float = 1e-3
-    """Weight of the k3 KL to the frozen reference."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus."""
-    normalize_adv_std: bool = True
-    """Divide group advantages by the group's standard deviation."""
-    advantage: Advantage = "group_mean"
-    """Group advantage estimator: "group_mean" (GRPO: r_i minus the group mean) or "leave_one_out" (RLOO: r_i minus
-    the mean of the prompt's other rollouts)."""
-    policy_loss: PolicyLoss = "ppo_clip"
-    """Surrogate: "ppo_clip" (token-level ratio, clipped per token: GRPO, DAPO) or "gspo" (GSPO: the response's
-    sequence-level ratio exp(mean log ratio), clipped per response; with aggregation=seq_mean and clip ranges of
-    about 3e-4 / 4e-4)."""
-    aggregation: Aggregation = "token_mean"
-    """"token_mean" (over all response tokens of the batch), "seq_mean" (per sequence, then over sequences), or
-    "constant_length" (Dr.GRPO: the token sum over rows x max_new_tokens, so no response's length rescales its
-    tokens' weight; with normalize_adv_std=false this is Dr.GRPO's unbiased objective)."""
     reward: str = "outcome"
-    """Verifier reward by name (`rlpjax.reasoning.rewards`): the spec's "outcome", "process_blend", "strict",
-    "gated_blend", or the authors' code's "authors_process", "authors_gated" (the paper's process-reward runs),
-    "authors_strict"."""
+    """Reward by name. prompts=controlled: a verifier reward (`rlpjax.reasoning.rewards`): the spec's "outcome",
+    "process_blend", "strict", "gated_blend", or the authors' code's "authors_process", "authors_gated" (the
+    paper's process-reward runs), "authors_strict". prompts=documents: "prefix_match" (RPT's binary reward)."""
     reward_alpha: float = 0.2
     """a in the blended rewards (weight of the outcome term)."""
     dynamic_sampling: bool = False
@@ -355,17 +381,6 @@ class GRPOConfig:
     """Upper end of the kept band: a group is kept only if its pass rate is strictly smaller."""
     recompute_old_logprobs: bool = False
     """Recompute behaviour log-probs with a forward pass instead of taking the sampler's."""
-    ratio_logprobs: RatioLogprobs = "sampling"
-    """Old / new / reference response log-probs (and the entropy): "sampling" = softmax(logits / temperature) over
-    the full vocabulary, the sampled distribution as TRL scores it (top-p not applied), or "model" = temperature 1."""
-    logits_chunk_tokens: int = 4096
-    """Tokens per chunk when reducing hidden states to log-probs / entropies (update, recomputed old and reference
-    log-probs): each chunk is max(1, this // rows) columns of every row, its [chunk, V] logits rematerialised in the
-    backward; 0 projects all tokens at once."""
-    ppo_epochs: int = 1
-    """Passes over each rollout batch."""
-    minibatches: int = 1
-    """Minibatches per pass over the rollout batch."""
 
 
 @dataclass(frozen=True)

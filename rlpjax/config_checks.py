@@ -23,10 +23,10 @@ POSITIVE = (
     "model.num_kv_heads", "model.head_dim", "model.max_seq_len", "model.rope_theta", "model.rms_norm_eps",
     "data.seq_len", "data.global_batch_size",
     "optimizer.learning_rate", "optimizer.grad_accum_steps",
-    "rlp.group_size", "rlp.positions_per_doc", "rlp.max_thought_tokens", "rlp.horizon", "rlp.ppo_epochs",
-    "rlp.minibatches", "rlp.temperature",
+    "rlp.group_size", "rlp.positions_per_doc", "rlp.max_thought_tokens", "rlp.horizon", "rlp.pg.ppo_epochs",
+    "rlp.pg.minibatches", "rlp.sampling.temperature",
     "grpo.prompts_per_step", "grpo.num_rollouts", "grpo.max_prompt_tokens", "grpo.max_new_tokens",
-    "grpo.ppo_epochs", "grpo.minibatches", "grpo.temperature",
+    "grpo.pg.ppo_epochs", "grpo.pg.minibatches", "grpo.sampling.temperature",
     "checkpoint.keep_last",
     "run.steps", "run.log_every", "run.eval_batches", "run.max_nonfinite_steps", "run.samples_rows",
 )
@@ -35,15 +35,15 @@ POSITIVE = (
 NON_NEGATIVE = (
     "model.init_std", "data.shuffle_window", "data.num_epochs", "data.prefetch_batches",
     "optimizer.warmup_steps", "optimizer.min_lr_ratio", "optimizer.weight_decay", "optimizer.grad_clip_norm",
-    "rlp.top_k", "rlp.kl_beta", "rlp.ntp_weight", "rlp.eps_low", "rlp.eps_high", "rlp.gamma",
-    "rlp.logits_chunk_tokens", "rlp.rollout_microbatch_rows",
-    "grpo.kl_beta", "grpo.entropy_coef", "grpo.problem_pool", "grpo.eps_low", "grpo.eps_high",
-    "grpo.logits_chunk_tokens",
+    "rlp.sampling.top_k", "grpo.sampling.top_k", "rlp.pg.kl_beta", "rlp.ntp_weight", "rlp.pg.eps_low",
+    "rlp.pg.eps_high", "rlp.gamma", "rlp.pg.logits_chunk_tokens", "rlp.rollout_microbatch_rows",
+    "grpo.pg.kl_beta", "grpo.entropy_coef", "grpo.problem_pool", "grpo.pg.eps_low", "grpo.pg.eps_high",
+    "grpo.pg.logits_chunk_tokens",
     "checkpoint.every_steps", "checkpoint.keep_every", "run.eval_every", "run.peak_tflops", "run.samples_every",
 )
 """Fields that must be >= 0."""
 
-UNIT_INTERVAL = ("rlp.top_p", "grpo.top_p", "rlp.ema_tau")
+UNIT_INTERVAL = ("rlp.sampling.top_p", "grpo.sampling.top_p", "rlp.ema_tau")
 """Fields that must lie in (0, 1]."""
 
 IGNORED_BY = {"ntp": ("rlp", "grpo"), "rlp": ("grpo", "ntp"), "grpo": ("rlp", "ntp")}
@@ -89,12 +89,13 @@ def _check_choices(cfg: Config) -> None:
     check_choices(cfg)
     # Names from registries (a test or a user's module may add entries), checked against the registry itself.
     from rlpjax.family_registry import check_family
-    from rlpjax.reasoning.rewards import REWARDS
+    from rlpjax.reasoning.rewards import DOCUMENT_REWARDS, REWARDS
     from rlpjax.train.registry import TASKS
 
     check_family(cfg.model.family)
 
-    for key, registry in (("run.objective", TASKS), ("grpo.reward", REWARDS)):
+    rewards = REWARDS if cfg.grpo.prompts == "controlled" else DOCUMENT_REWARDS
+    for key, registry in (("run.objective", TASKS), ("grpo.reward", rewards)):
         if _get(cfg, key) not in registry:
             raise ConfigError(f"{key}={_get(cfg, key)!r} is not one of {', '.join(sorted(registry))}; choose one")
     from rlpjax.data.sources import format_names  # no JAX: the source modules import their readers lazily
@@ -156,8 +157,8 @@ def _check_rlp(cfg: Config) -> None:
     rlp, data, model = cfg.rlp, cfg.data, cfg.model
     if rlp.group_size < 2:
         raise ConfigError("rlp.group_size must be at least 2 (the advantage compares thoughts within a group)")
-    if data.global_batch_size % rlp.minibatches:
-        raise ConfigError(f"rlp.minibatches={rlp.minibatches} does not divide data.global_batch_size="
+    if data.global_batch_size % rlp.pg.minibatches:
+        raise ConfigError(f"rlp.pg.minibatches={rlp.pg.minibatches} does not divide data.global_batch_size="
                           f"{data.global_batch_size}; choose a divisor")
     # The deepest branch thinks before the last token (t = seq_len - 1): <think> at position t, the thought at
     # t+1 .. t+L, </think> at t+L+1 and the scored inputs up to t+L+h, so positions reach seq_len - 1 + L + h.
@@ -190,9 +191,9 @@ def _check_grpo(cfg: Config) -> None:
     grpo = cfg.grpo
     if grpo.num_rollouts < 2:
         raise ConfigError("grpo.num_rollouts must be at least 2 (the advantage compares rollouts within a group)")
-    if grpo.prompts_per_step % grpo.minibatches:
+    if grpo.prompts_per_step % grpo.pg.minibatches:
         raise ConfigError(f"grpo.prompts_per_step={grpo.prompts_per_step} does not split into "
-                          f"grpo.minibatches={grpo.minibatches}; choose a divisor")
+                          f"grpo.pg.minibatches={grpo.pg.minibatches}; choose a divisor")
     if not 0.0 <= grpo.edge_pass_low < grpo.edge_pass_high <= 1.0:
         raise ConfigError(f"grpo.edge_pass_low={grpo.edge_pass_low} and grpo.edge_pass_high={grpo.edge_pass_high} "
                           "must satisfy 0 <= low < high <= 1 (the default band is 0 < pass rate < 1)")
@@ -202,10 +203,26 @@ def _check_grpo(cfg: Config) -> None:
         raise ConfigError(f"grpo.templates and grpo.modes must be non-empty, modes among {', '.join(MODES)}")
     if grpo.dynamic_sampling_rounds < 1:
         raise ConfigError(f"grpo.dynamic_sampling_rounds={grpo.dynamic_sampling_rounds} must be at least 1")
+    if grpo.prompts == "documents":
+        _check_document_prompts(cfg)
     if not 0 <= grpo.overlong_buffer < grpo.max_new_tokens or grpo.overlong_penalty < 0:
         raise ConfigError(f"grpo.overlong_buffer={grpo.overlong_buffer} must lie in [0, grpo.max_new_tokens="
                           f"{grpo.max_new_tokens}) and grpo.overlong_penalty={grpo.overlong_penalty} be >= 0 "
                           "(DAPO: a buffer of a fifth of the cap, penalty 1)")
+
+
+def _check_document_prompts(cfg: Config) -> None:
+    """grpo.prompts=documents (RPT): one whole document per prompt."""
+    grpo, data = cfg.grpo, cfg.data
+    if data.mode != "documents":
+        raise ConfigError(f"grpo.prompts=documents reads whole documents but data.mode is {data.mode!r}; "
+                          "set data.mode=documents")
+    if data.global_batch_size != grpo.prompts_per_step:
+        raise ConfigError(f"grpo.prompts=documents reads one document per prompt, so data.global_batch_size="
+                          f"{data.global_batch_size} must equal grpo.prompts_per_step={grpo.prompts_per_step}")
+    if grpo.document_min_context < 1 or grpo.document_continuation_tokens < 1:
+        raise ConfigError(f"grpo.document_min_context={grpo.document_min_context} and "
+                          f"grpo.document_continuation_tokens={grpo.document_continuation_tokens} must be at least 1")
 
 
 OBJECTIVE_RULES = {"rlp": _check_rlp, "grpo": _check_grpo}

@@ -23,7 +23,7 @@ import types
 import typing
 from typing import Any
 
-from rlpjax.config import Config
+from rlpjax.config import Config, PolicyGradientConfig, SamplingConfig
 
 
 class ConfigError(ValueError):
@@ -57,7 +57,10 @@ def apply_overrides(cfg: Any, overrides: typing.Sequence[str]) -> Any:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not of the form section.field=value (e.g. model.num_layers=4)")
-        cfg = _set_path(cfg, key.strip().split("."), raw.strip(), key.strip())
+        key = key.strip()
+        if key in MOVED_KEYS:
+            raise ConfigError(f"{key!r} moved to {MOVED_KEYS[key]!r}; write {MOVED_KEYS[key]}={raw.strip()}")
+        cfg = _set_path(cfg, key.split("."), raw.strip(), key)
     return cfg
 
 
@@ -170,18 +173,53 @@ def to_dict(cfg: Any) -> Any:
     return cfg
 
 
-def from_dict(cls: type, data: dict, path: str = "") -> Any:
-    """Build `cls` from `to_dict` output, checking every key and value type."""
+def from_dict(cls: type, data: dict, path: str = "", base: Any = None) -> Any:
+    """Build `cls` from `to_dict` output (or any subset of its keys), checking every key and value type.
+
+    Keys absent from `data` keep their values in `base` (default: `cls()`), so a section nested with its own
+    defaults (`rlp.pg` is `RLP_POLICY_GRADIENT`, not `PolicyGradientConfig()`) keeps them. Keys of `MOVED_KEYS`
+    (run configs written before a field moved into a sub-section) are read at their new place.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{path or 'config'!r} must be an object with the fields of {cls.__name__}")
     hints = _type_hints(cls)
+    data = _moved_into_subsections(data, path)
+    base = cls() if base is None else base
     kwargs = {}
     for name, value in data.items():
         key = f"{path}.{name}" if path else name
         if name not in hints:
             raise ConfigError(_unknown_key_message(key, name, cls))
-        kwargs[name] = _value_from_json(value, hints[name], key)
-    return cls(**kwargs)
+        if dataclasses.is_dataclass(hints[name]):
+            kwargs[name] = from_dict(hints[name], value, key, base=getattr(base, name))
+        else:
+            kwargs[name] = _value_from_json(value, hints[name], key)
+    return dataclasses.replace(base, **kwargs)
+
+
+def _moved_keys() -> dict[str, str]:
+    return {f"{section}.{f.name}": f"{section}.{sub}.{f.name}"
+            for section in ("rlp", "grpo")
+            for sub, cls in (("sampling", SamplingConfig), ("pg", PolicyGradientConfig))
+            for f in dataclasses.fields(cls)}
+
+
+MOVED_KEYS: dict[str, str] = _moved_keys()
+"""Old key -> its place now: RLP's and GRPO's sampling and policy-gradient fields moved into `sampling` / `pg`
+(2026-12). Saved run configs with the old keys load (resume works); an override with one is refused, naming the
+new key."""
+
+
+def _moved_into_subsections(data: dict, path: str) -> dict:
+    """`data` (the JSON of section `path`) with every old key of `MOVED_KEYS` moved into its sub-section (a key
+    given at both places keeps the new place's value)."""
+    moved = {name: MOVED_KEYS[f"{path}.{name}"].split(".")[1] for name in data if f"{path}.{name}" in MOVED_KEYS}
+    if not moved:
+        return data
+    out = {name: value for name, value in data.items() if name not in moved}
+    for name, sub in moved.items():
+        out[sub] = {name: data[name], **(out.get(sub) or {})}
+    return out
 
 
 LEGACY_FLAGS = {"auto": None, "true": True, "false": False}

@@ -1,6 +1,7 @@
 """Config schema, dotted overrides, JSON round trip and error messages."""
 
 import dataclasses
+import json
 import pathlib
 import subprocess
 import sys
@@ -15,14 +16,14 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 def test_overrides_parse_by_field_type():
     cfg = config_io.apply_overrides(Config(), [
-        "model.num_layers=4", "rlp.temperature=0.5", "model.tie_embeddings=false", "run.name=abc",
-        "data.sources.0.weight=0.25", "rlp.normalize_adv_std=True"])
+        "model.num_layers=4", "rlp.sampling.temperature=0.5", "model.tie_embeddings=false", "run.name=abc",
+        "data.sources.0.weight=0.25", "rlp.pg.normalize_adv_std=True"])
     assert cfg.model.num_layers == 4 and isinstance(cfg.model.num_layers, int)
-    assert cfg.rlp.temperature == 0.5
+    assert cfg.rlp.sampling.temperature == 0.5
     assert cfg.model.tie_embeddings is False
     assert cfg.run.name == "abc"
     assert cfg.data.sources[0].weight == 0.25
-    assert cfg.rlp.normalize_adv_std is True
+    assert cfg.rlp.pg.normalize_adv_std is True
     assert Config().model.num_layers != 4  # the original is untouched (frozen)
 
 
@@ -65,6 +66,40 @@ def test_json_with_bad_field_or_type_is_rejected(tmp_path):
     path.write_text('{"model": {"num_layers": "3"}}')
     with pytest.raises(config_io.ConfigError, match="expects int"):
         config_io.load_json(path)
+
+
+def test_sub_sections_keep_their_objective_defaults(tmp_path):
+    """rlp.pg defaults to the paper's choices, grpo.pg to GRPO's; a file naming one field of a sub-section keeps
+    the section's own defaults for the others (not PolicyGradientConfig()'s)."""
+    assert (Config().rlp.pg.advantage, Config().rlp.pg.aggregation, Config().rlp.pg.kl_beta) == (
+        "leave_one_out", "seq_mean", 0.0)
+    assert (Config().grpo.pg.advantage, Config().grpo.pg.aggregation, Config().grpo.pg.kl_beta) == (
+        "group_mean", "token_mean", 1e-3)
+    assert (Config().rlp.sampling.temperature, Config().grpo.sampling.temperature) == (0.7, 1.0)
+    path = tmp_path / "partial.yaml"
+    path.write_text("rlp:\n  pg:\n    eps_high: 0.28\n")
+    cfg = config_io.load_yaml(path)
+    assert cfg.rlp.pg == dataclasses.replace(Config().rlp.pg, eps_high=0.28)
+
+
+def test_moved_keys_load_from_old_run_configs_and_are_refused_as_overrides(tmp_path):
+    """A run config written before the sampling / policy-gradient fields moved into rlp.sampling, rlp.pg (and
+    grpo's) still loads, each value at its new place (so old runs resume); an override with an old key names
+    the new one."""
+    old = config_io.to_dict(Config())
+    for section in ("rlp", "grpo"):
+        for sub in ("sampling", "pg"):
+            old[section].update(old[section].pop(sub))
+    old["rlp"].update(eps_high=0.28, temperature=0.9)
+    old["grpo"].update(kl_beta=0.0, minibatches=2)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    cfg = config_io.load_json(path)
+    assert (cfg.rlp.pg.eps_high, cfg.rlp.sampling.temperature, cfg.grpo.pg.kl_beta, cfg.grpo.pg.minibatches) == (
+        0.28, 0.9, 0.0, 2)
+    assert cfg.rlp.pg.advantage == "leave_one_out"  # untouched fields keep the RLP defaults
+    with pytest.raises(config_io.ConfigError, match=r"'rlp.eps_high' moved to 'rlp.pg.eps_high'"):
+        config_io.apply_overrides(Config(), ["rlp.eps_high=0.3"])
 
 
 def test_every_field_has_a_docstring():

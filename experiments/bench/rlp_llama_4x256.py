@@ -8,12 +8,13 @@ The documents are random tokens and the benchmark takes the last two ids as `<th
 `rlp.think_ids` names others), so no tokenizer or data is read.
 """
 
-from rlpjax.config import Config, DataConfig, ModelConfig, RLPConfig, RunConfig
+from rlpjax.config import Config, DataConfig, ModelConfig, RLPConfig, RunConfig, SamplingConfig
 
 CONFIG = Config(
     model=ModelConfig(family="llama", vocab_size=2048, hidden_size=256, intermediate_size=768, num_layers=4,
                       num_heads=4, num_kv_heads=2, head_dim=64, max_seq_len=640),
     data=DataConfig(seq_len=512, global_batch_size=4, mode="documents"),
-    rlp=RLPConfig(positions_per_doc=4, group_size=4, max_thought_tokens=64, temperature=0.7),
+    rlp=RLPConfig(positions_per_doc=4, group_size=4, max_thought_tokens=64,
+                  sampling=SamplingConfig(temperature=0.7)),
     run=RunConfig(name="bench_rlp", objective="rlp"),
 )

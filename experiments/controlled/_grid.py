@@ -45,8 +45,8 @@ import math
 import pathlib
 
 from rlpjax.compute import plan_mid_rl_budget
-from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, ModelConfig, OptimizerConfig, RunConfig,
-                           SourceConfig)
+from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, ModelConfig, OptimizerConfig,
+                           PolicyGradientConfig, RunConfig, SamplingConfig, SourceConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,18 +136,21 @@ def ntp_stage(scale: Scale, name: str, corpus: str, steps: int, warmup: float, i
 
 
 def rl_stage(scale: Scale, name: str, init_from: str, steps: int, reward: str = "outcome", alpha: float = 0.2,
-             templates: tuple[str, ...] = ("A", "B", "C"), ops: tuple[int, ...] = (), **grpo_changes) -> Config:
+             templates: tuple[str, ...] = ("A", "B", "C"), ops: tuple[int, ...] = (), pg: dict | None = None,
+             **grpo_changes) -> Config:
     """GRPO with a verifier reward: r rollouts at temperature 1, clip 0.2, KL 1e-3 (k3), no entropy, lr constant;
-    `grpo_changes` replace GRPOConfig fields (the algorithm variants)."""
+    `pg` replaces PolicyGradientConfig fields and `grpo_changes` GRPOConfig fields (the algorithm variants)."""
+    policy_gradient = PolicyGradientConfig(**dict(dict(eps_low=0.2, eps_high=0.2, kl_beta=1e-3,
+                                                       minibatches=scale.rl_minibatches), **(pg or {})))
     return Config(
         model=scale.model,
         data=DataConfig(tokenizer=scale.tokenizer),
         optimizer=OptimizerConfig(learning_rate=scale.rl_lr, schedule="constant", warmup_steps=0, weight_decay=0.0),
         grpo=GRPOConfig(**dict(dict(ops=ops or scale.rl_ops, templates=templates, prompts_per_step=scale.rl_prompts,
-                                    num_rollouts=scale.rl_rollouts, temperature=1.0,
-                                    max_prompt_tokens=scale.rl_prompt_tokens, max_new_tokens=scale.rl_response_tokens,
-                                    eps_low=0.2, eps_high=0.2, kl_beta=1e-3, entropy_coef=0.0, reward=reward,
-                                    reward_alpha=alpha, minibatches=scale.rl_minibatches), **grpo_changes)),
+                                    num_rollouts=scale.rl_rollouts, sampling=SamplingConfig(temperature=1.0),
+                                    pg=policy_gradient, max_prompt_tokens=scale.rl_prompt_tokens,
+                                    max_new_tokens=scale.rl_response_tokens, entropy_coef=0.0, reward=reward,
+                                    reward_alpha=alpha), **grpo_changes)),
         checkpoint=CheckpointConfig(every_steps=scale.rl_checkpoint_every, keep_last=2),
         run=RunConfig(name=name, run_dir=run_dir(scale, name), objective="grpo", steps=steps, init_from=init_from),
     )
@@ -168,19 +171,21 @@ def builders(scale: Scale) -> dict:
         "rl_process_blend": functools.partial(rl, "rl_process_blend", base, rl_steps, "authors_gated", 0.2),
         "rl_process_blend_a05": functools.partial(rl, "rl_process_blend_a05", base, rl_steps, "authors_gated", 0.5),
         "rl_strict": functools.partial(rl, "rl_strict", base, rl_steps, "authors_strict"),
-        "rl_dr_grpo": functools.partial(rl, "rl_dr_grpo", base, rl_steps, normalize_adv_std=False,
-                                        aggregation="constant_length"),
+        "rl_dr_grpo": functools.partial(rl, "rl_dr_grpo", base, rl_steps,
+                                        pg=dict(normalize_adv_std=False, aggregation="constant_length")),
         # DAPO (Yu et al. 2025): clip-higher 0.2 / 0.28, dynamic sampling, overlong shaping over the last fifth of
         # the cap (their 4K of 20K), token-level loss over the global batch, no KL.
-        "rl_dapo": functools.partial(rl, "rl_dapo", base, rl_steps, eps_high=0.28, kl_beta=0.0,
-                                     aggregation="token_mean", dynamic_sampling=True,
+        "rl_dapo": functools.partial(rl, "rl_dapo", base, rl_steps, dynamic_sampling=True,
+                                     pg=dict(eps_high=0.28, kl_beta=0.0, aggregation="token_mean"),
                                      overlong_buffer=scale.rl_response_tokens // 5),
         # GSPO (Zheng et al. 2025): the response's sequence-level ratio, clip 3e-4 / 4e-4, mean over responses.
-        "rl_gspo": functools.partial(rl, "rl_gspo", base, rl_steps, policy_loss="gspo", aggregation="seq_mean",
-                                     eps_low=3e-4, eps_high=4e-4, kl_beta=0.0),
+        "rl_gspo": functools.partial(rl, "rl_gspo", base, rl_steps,
+                                     pg=dict(policy_loss="gspo", aggregation="seq_mean", eps_low=3e-4,
+                                             eps_high=4e-4, kl_beta=0.0)),
         # RLOO (Ahmadian et al. 2024): the leave-one-out baseline, no std division, mean over responses.
-        "rl_rloo": functools.partial(rl, "rl_rloo", base, rl_steps, advantage="leave_one_out",
-                                     normalize_adv_std=False, aggregation="seq_mean"),
+        "rl_rloo": functools.partial(rl, "rl_rloo", base, rl_steps,
+                                     pg=dict(advantage="leave_one_out", normalize_adv_std=False,
+                                             aggregation="seq_mean")),
     }
     for seed in ("0", "0.1", "1", "10"):  # corpora.mixtures presets transfer-b*, headroom-h*
         stem = f"transfer_b{seed.replace('.', 'p')}"

@@ -3,7 +3,7 @@
 
 - "shared" / "naive": the trainer's own programs, `RLPTask.stages(ctx)` "rollout" and "update", jitted as the loop
   jits them (naive: `shared_prefix=False`, every branch re-encodes its prefix, as the public PyTorch prototypes do).
-  A step is one rollout and one update (`rlp.ppo_epochs = rlp.minibatches = 1`).
+  A step is one rollout and one update (`rlp.pg.ppo_epochs = rlp.pg.minibatches = 1`).
 - Where the rollout's time goes: its three parts (the EMA teacher's pass and the choice of positions; the prefix
   encoding and thought sampling; the scoring of `</think> x_t ..`) are the library functions `rollout` calls, each
   also compiled and timed on its own.
@@ -65,7 +65,7 @@ def step_config(cfg: Config, *, positions_per_doc: int, group_size: int, docs: i
     vocab = cfg.model.vocab_size
     rlp = dataclasses.replace(cfg.rlp, positions_per_doc=positions_per_doc, group_size=group_size,
                               max_thought_tokens=max_thought_tokens, think_ids=cfg.rlp.think_ids or (vocab - 2, vocab - 1),
-                              ppo_epochs=1, minibatches=1)
+                              pg=dataclasses.replace(cfg.rlp.pg, ppo_epochs=1, minibatches=1))
     max_seq_len = max(cfg.model.max_seq_len, doc_len + max_thought_tokens + rlp.horizon + 1)
     return cfg.replace(model=dataclasses.replace(cfg.model, max_seq_len=max_seq_len),
                        data=dataclasses.replace(cfg.data, mode="documents", global_batch_size=docs, seq_len=doc_len),
@@ -150,7 +150,7 @@ def time_jax_step(cfg: Config, task, host_batch: dict, shared_prefix: bool, *, r
     from rlpjax.train.tasks.rlp import rollout_key
 
     mesh = make_mesh(cfg.mesh)
-    check_batch_fits_mesh(cfg, mesh)
+    check_batch_fits_mesh(task, mesh)
     graphdef, state, shardings, tx, schedule, _ = build_state(cfg, task, mesh)
     ctx = StepContext(cfg=cfg, mesh=mesh, graphdef=graphdef, tx=tx, schedule=schedule, state_shardings=shardings,
                       process_index=jax.process_index(), process_count=jax.process_count(), abstract=True)

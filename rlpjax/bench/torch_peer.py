@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import time
 
@@ -40,9 +41,10 @@ from rlpjax.model.decoder import Decoder
 from rlpjax.model.hf import hf_tensors, config_to_hf
 from rlpjax.rlp.settings import RolloutSettings
 
-UNSUPPORTED = {"kl_beta": 0.0, "ntp_weight": 0.0, "normalize_adv_std": False, "stop_prefix_grad": False,
-               "ppo_epochs": 1, "minibatches": 1}
-"""RLPConfig fields the torch peer implements only at these values (the paper's recipe and rlpjax's defaults)."""
+UNSUPPORTED = {"pg.kl_beta": 0.0, "ntp_weight": 0.0, "pg.normalize_adv_std": False, "stop_prefix_grad": False,
+               "pg.ppo_epochs": 1, "pg.minibatches": 1}
+"""RLPConfig fields (dotted below `rlp`) the torch peer implements only at these values (the paper's recipe and
+rlpjax's defaults)."""
 
 
 @dataclasses.dataclass
@@ -244,8 +246,8 @@ def rlp_step(policy, teacher, optimizer, documents_bs: torch.Tensor, positions_b
     per_row = lambda x_bkh: x_bkh.reshape(-1, x_bkh.shape[-1]).repeat_interleave(rs.group_size, dim=0)  # noqa: E731
     logp_new_rl = thought_logprobs(policy, documents_bs, positions_bk, thoughts.tokens_rl, rs)
     loss = rlp_loss(logp_new_rl, thoughts.logp_old_rl, thought_mask_rl, s_pred_rh, per_row(s_ema_bkh),
-                    per_row(horizon_mask_bkh), group_size=rs.group_size, gamma=rlp.gamma, eps_low=rlp.eps_low,
-                    eps_high=rlp.eps_high)
+                    per_row(horizon_mask_bkh), group_size=rs.group_size, gamma=rlp.gamma, eps_low=rlp.pg.eps_low,
+                    eps_high=rlp.pg.eps_high)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -258,8 +260,9 @@ def rlp_step(policy, teacher, optimizer, documents_bs: torch.Tensor, positions_b
 def _check_inputs(cfg: Config, documents_bs: np.ndarray, positions_bk: np.ndarray) -> None:
     """One-sentence errors for options the peer lacks and for documents / positions it cannot score."""
     for name, value in UNSUPPORTED.items():
-        if getattr(cfg.rlp, name) != value:
-            raise ConfigError(f"the torch peer implements rlp.{name}={value!r} only (got {getattr(cfg.rlp, name)!r}); "
+        got = functools.reduce(getattr, name.split("."), cfg.rlp)
+        if got != value:
+            raise ConfigError(f"the torch peer implements rlp.{name}={value!r} only (got {got!r}); "
                               "drop the override for `--peer torch`")
     if documents_bs.ndim != 2 or positions_bk.ndim != 2 or positions_bk.shape[0] != documents_bs.shape[0]:
         raise ValueError(f"documents must be [B, S] and positions [B, K]; got {documents_bs.shape} and "

@@ -45,8 +45,9 @@ def parse_number(text: str | None) -> Fraction | None:
     return None
 
 
-def extract_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces included; None if absent/unclosed."""
+def extract_boxed(text: str, strip: bool = True) -> str | None:
+    """Content of the last `\\boxed{...}` (or `\\fbox{...}`), nested braces included; None if absent/unclosed.
+    `strip=False` keeps its surrounding whitespace (a byte-exact prediction, RPT's reward)."""
     start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
     if start < 0:
         return None
@@ -55,7 +56,7 @@ def extract_boxed(text: str) -> str | None:
     for i in range(pos, len(text)):
         depth += {"{": 1, "}": -1}.get(text[i], 0)
         if depth == 0:
-            return text[pos:i].strip()
+            return text[pos:i].strip() if strip else text[pos:i]
     return None
 
 

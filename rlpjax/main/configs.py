@@ -25,7 +25,8 @@ import jax
 
 from rlpjax import compute
 from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, MeshConfig, ModelConfig,
-                           OptimizerConfig, RLPConfig, RunConfig, SourceConfig)
+                           OptimizerConfig, PolicyGradientConfig, RLPConfig, RunConfig, SamplingConfig,
+                           SourceConfig)
 from rlpjax.main.settings import THINK_AFTER, MainSettings
 
 ARM_DATA_SEED = 1
@@ -90,7 +91,7 @@ def rlp_config(s: MainSettings, model: ModelConfig, corpus_glob: str, tokenizer:
                   rlp=RLPConfig(group_size=s.rlp_group, positions_per_doc=1, position_strategy="after_token",
                                 position_token=THINK_AFTER, horizon=s.rlp_horizon,
                                 max_thought_tokens=s.rlp_thought_tokens,
-                                temperature=s.rlp_temperature, ema_tau=s.rlp_ema_tau),
+                                sampling=SamplingConfig(temperature=s.rlp_temperature), ema_tau=s.rlp_ema_tau),
                   checkpoint=_checkpoint(s.rlp_steps),
                   run=_run("rlp", run_dir, "rlp", s.rlp_steps, s.seed + 1, str(base_dir), progress))
 
@@ -112,8 +113,9 @@ def grpo_config(s: MainSettings, model: ModelConfig, tokenizer: pathlib.Path, ru
                   data=DataConfig(tokenizer=str(tokenizer), seq_len=s.seq_len, global_batch_size=rows),
                   optimizer=_arm_optimizer(s.grpo_lr),
                   grpo=GRPOConfig(ops=s.edge_ops, templates=s.templates, modes=s.modes, prompts_per_step=s.grpo_prompts,
-                                  seed=s.seed + 2, num_rollouts=s.grpo_rollouts, temperature=1.0,
-                                  max_prompt_tokens=max_prompt_tokens, max_new_tokens=max_new_tokens, kl_beta=0.0,
+                                  seed=s.seed + 2, num_rollouts=s.grpo_rollouts,
+                                  sampling=SamplingConfig(temperature=1.0), pg=PolicyGradientConfig(kl_beta=0.0),
+                                  max_prompt_tokens=max_prompt_tokens, max_new_tokens=max_new_tokens,
                                   reward=s.grpo_reward),
                   checkpoint=_checkpoint(s.grpo_steps),
                   run=_run("grpo", run_dir, "grpo", s.grpo_steps, s.seed + 3, str(base_dir), progress))

@@ -16,7 +16,7 @@ from rlpjax.config import RatioLogprobs
 
 
 RATIO_LOGPROBS = typing.get_args(RatioLogprobs)
-"""`rlp.ratio_logprobs` / `grpo.ratio_logprobs`: the old, new and reference log-probs of the PPO ratio under
+"""`rlp.pg.ratio_logprobs` / `grpo.pg.ratio_logprobs`: the old, new and reference log-probs of the PPO ratio under
 softmax(logits / temperature) (the sampled distribution, as TRL scores it; top-k / top-p are not applied) or under
 the model itself (temperature 1)."""
 

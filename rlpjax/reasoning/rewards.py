@@ -30,6 +30,9 @@ import numpy as np
 from rlpjax.config_io import ConfigError
 from rlpjax.reasoning.verify import Verification
 
+DOCUMENT_REWARDS = ("prefix_match",)
+"""The rewards of GRPO on document prompts (grpo.prompts=documents, RPT; `train.tasks.grpo_prompts`): a
+prediction, not a reasoning trace, so none of the verifier rewards below applies."""
 RewardFn = Callable[..., float]
 REWARDS: dict[str, RewardFn] = {}
 WEIGHTED: set[str] = set()

@@ -29,9 +29,9 @@ def make_rlp_loss_fn(rs: RolloutSettings, rlp: RLPConfig):
         to_bkg = lambda x: x.reshape((B, K, G) + x.shape[1:])  # noqa: E731
         loss, metrics = rlp_loss(
             to_bkg(logp_rl), rb["logp_old_bkgl"], rb["thought_mask_bkgl"], rb["s_pred_bkgh"], rb["s_ema_bkh"],
-            gamma=rlp.gamma, eps_low=rlp.eps_low, eps_high=rlp.eps_high, kl_beta=rlp.kl_beta,
-            normalize_adv_std=rlp.normalize_adv_std, advantage=rlp.advantage, aggregation=rlp.aggregation,
-            policy_loss=rlp.policy_loss, length_cap=rlp.max_thought_tokens, logp_ref_xgl=rb.get("logp_ref_bkgl"),
+            gamma=rlp.gamma, eps_low=rlp.pg.eps_low, eps_high=rlp.pg.eps_high, kl_beta=rlp.pg.kl_beta,
+            normalize_adv_std=rlp.pg.normalize_adv_std, advantage=rlp.pg.advantage, aggregation=rlp.pg.aggregation,
+            policy_loss=rlp.pg.policy_loss, length_cap=rlp.max_thought_tokens, logp_ref_xgl=rb.get("logp_ref_bkgl"),
             entropy_xgl=to_bkg(entropy_rl), truncated_xg=rb["truncated_bkg"], horizon_mask_xh=rb["horizon_mask_bkh"],
             position_valid_x=rb["position_valid_bk"])
         if rlp.ntp_weight > 0:  # a full [B, S, V] projection: the auxiliary loss is off in the paper

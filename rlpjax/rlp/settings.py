@@ -43,10 +43,11 @@ class RolloutSettings:
         """
         return cls(positions_per_doc=rlp.positions_per_doc, group_size=rlp.group_size,
                    position_strategy=rlp.position_strategy, max_thought_tokens=rlp.max_thought_tokens,
-                   temperature=rlp.temperature, top_p=rlp.top_p, top_k=rlp.top_k, horizon=rlp.horizon,
+                   temperature=rlp.sampling.temperature, top_p=rlp.sampling.top_p, top_k=rlp.sampling.top_k,
+                   horizon=rlp.horizon,
                    think_id=think_id, end_think_id=end_think_id, pad_id=pad_id, shared_prefix=shared_prefix,
                    with_reference=with_reference, min_thought_tokens=rlp.min_thought_tokens,
-                   ratio_logprobs=rlp.ratio_logprobs, logits_chunk_tokens=rlp.logits_chunk_tokens,
+                   ratio_logprobs=rlp.pg.ratio_logprobs, logits_chunk_tokens=rlp.pg.logits_chunk_tokens,
                    microbatch_rows=rlp.rollout_microbatch_rows, position_token_id=position_token_id)
 
     @property
@@ -55,7 +56,7 @@ class RolloutSettings:
 
     @property
     def logprob_temperature(self) -> float:
-        """Temperature of the old / new / reference thought log-probs (`rlp.ratio_logprobs`)."""
+        """Temperature of the old / new / reference thought log-probs (`rlp.pg.ratio_logprobs`)."""
         return ratio_temperature(self.ratio_logprobs, self.temperature)
 
     def docs_per_microbatch(self, num_docs: int) -> int:

@@ -66,13 +66,12 @@ def _write_run_files(run_dir: Path, cfg: Config) -> None:
     (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-def check_batch_fits_mesh(cfg: Config, mesh) -> None:
-    """The global batch must split evenly over the mesh's batch axes (data x fsdp)."""
-    batch_devices = batch_ways(mesh)
-    if cfg.data.global_batch_size % batch_devices:
-        raise ConfigError(f"data.global_batch_size={cfg.data.global_batch_size} does not split over the "
-                          f"{batch_devices} data x fsdp devices of the mesh; use a multiple of {batch_devices} "
-                          "or change mesh.data / mesh.fsdp")
+def check_batch_fits_mesh(task, mesh) -> None:
+    """The step's device batch (`task.batch_rows()`) must split evenly over the mesh's batch axes (data x fsdp)."""
+    batch_devices, rows = batch_ways(mesh), task.batch_rows()
+    if rows % batch_devices:
+        raise ConfigError(f"{task.batch_rows_key()}={rows} does not split over the {batch_devices} data x fsdp "
+                          f"devices of the mesh; use a multiple of {batch_devices} or change mesh.data / mesh.fsdp")
 
 
 def check_vocab_covers_tokenizer(cfg: Config, task) -> None:
@@ -109,7 +108,7 @@ def train(cfg: Config) -> RunResult:
         _write_run_files(run_dir, cfg)
 
     mesh = make_mesh(cfg.mesh)
-    check_batch_fits_mesh(cfg, mesh)
+    check_batch_fits_mesh(task, mesh)
     graphdef, state, shardings, tx, schedule, model_cfg = build_state(cfg, task, mesh)
     batches = task.batches(mesh)
     checkpointer = Checkpointer(run_dir / "checkpoints", cfg.checkpoint, run_config=config_io.to_dict(cfg))

@@ -125,6 +125,14 @@ class Task(abc.ABC):
         """`step(state, host_batch) -> (state, metrics)`: the jitted `stages`, composed; `state.step` advances by
         one and `state.updates` by `updates_per_step()`."""
 
+    def batch_rows(self) -> int:
+        """Rows of the step's device batch, which split over the mesh's batch axes (default: the data batch)."""
+        return self.cfg.data.global_batch_size
+
+    def batch_rows_key(self) -> str:
+        """How a config names `batch_rows()`, for the error when it does not split over the mesh."""
+        return "data.global_batch_size"
+
     def updates_per_step(self) -> int:
         """Optimizer updates in one training step (the learning-rate schedule spans run.steps times this)."""
         return 1

@@ -24,9 +24,10 @@ def test_kg_and_layouts_parse_and_refuse_bad_input():
 
 
 def test_step_config_is_one_update_per_rollout_with_room_for_thoughts():
-    cfg = resolve("experiments/bench/rlp_llama_4x256.py", ["rlp.ppo_epochs=2", "rlp.minibatches=2"])
+    cfg = resolve("experiments/bench/rlp_llama_4x256.py", ["rlp.pg.ppo_epochs=2", "rlp.pg.minibatches=2"])
     run = step_config(cfg, positions_per_doc=8, group_size=8, docs=2, doc_len=600, max_thought_tokens=64)
-    assert (run.rlp.ppo_epochs, run.rlp.minibatches, run.rlp.positions_per_doc, run.rlp.group_size) == (1, 1, 8, 8)
+    assert (run.rlp.pg.ppo_epochs, run.rlp.pg.minibatches) == (1, 1)
+    assert (run.rlp.positions_per_doc, run.rlp.group_size) == (8, 8)
     assert run.rlp.think_ids == (cfg.model.vocab_size - 2, cfg.model.vocab_size - 1)
     assert (run.data.global_batch_size, run.data.seq_len, run.data.mode) == (2, 600, "documents")
     assert run.model.max_seq_len >= 600 + 64 + run.rlp.horizon

@@ -212,7 +212,8 @@ def test_timed_step_reports_rlpjax_figures():
 
 def test_unsupported_options_are_one_sentence_errors():
     cfg = Config(model=MODEL)
-    with pytest.raises(ConfigError, match="rlp.kl_beta"):
-        peer.time_torch_rlp_step(cfg.replace(rlp=dataclasses.replace(cfg.rlp, kl_beta=1e-3)), RS, DOCS, POSITIONS)
+    with_kl = dataclasses.replace(cfg.rlp, pg=dataclasses.replace(cfg.rlp.pg, kl_beta=1e-3))
+    with pytest.raises(ConfigError, match="rlp.pg.kl_beta"):
+        peer.time_torch_rlp_step(cfg.replace(rlp=with_kl), RS, DOCS, POSITIONS)
     with pytest.raises(ValueError, match="positions must lie in 1 .. 31"):
         peer.time_torch_rlp_step(cfg, RS, DOCS, np.array([[0, 3], [4, 5]]))

@@ -8,7 +8,8 @@ import json
 import pathlib
 import sys
 
-from rlpjax.config import CheckpointConfig, Config, DataConfig, GRPOConfig, OptimizerConfig, RunConfig
+from rlpjax.config import (CheckpointConfig, Config, DataConfig, GRPOConfig, OptimizerConfig, PolicyGradientConfig,
+                           RunConfig)
 from rlpjax.eval.generate import generate
 from rlpjax.eval.harness import CONTROLLED_STOP
 from rlpjax.eval.loading import load_for_eval
@@ -47,8 +48,9 @@ def main(workdir: pathlib.Path) -> dict:
         job.state["stages"][name] = stage(job)
     rows = job.state["stages"]["tokenizer"]["grpo_rows"]
     grpo = GRPOConfig(ops=(3,), templates=settings.templates, modes=settings.modes, prompts_per_step=8,
-                      num_rollouts=8, problem_pool=POOL, temperature=1.0, max_prompt_tokens=rows["max_prompt_tokens"],
-                      max_new_tokens=rows["max_new_tokens"], kl_beta=0.0, reward="authors_gated", seed=1)
+                      num_rollouts=8, problem_pool=POOL, max_prompt_tokens=rows["max_prompt_tokens"],
+                      max_new_tokens=rows["max_new_tokens"], pg=PolicyGradientConfig(kl_beta=0.0),
+                      reward="authors_gated", seed=1)
     rl = Config(model=job.model(), mesh=job.config("base").mesh,
                 data=DataConfig(tokenizer=str(job.tokenizer / "tokenizer.json")),
                 optimizer=OptimizerConfig(learning_rate=3e-4, schedule="constant", warmup_steps=0, weight_decay=0.0),

@@ -19,7 +19,7 @@ GRID = runpy.run_path(str(ROOT / "_grid.py"))
 TINY = ["run.steps=2", "run.progress=false", "run.peak_tflops=1", "run.log_every=1", "checkpoint.async_save=false",
         "data.seq_len=64", "data.global_batch_size=8", "grpo.ops=2", "grpo.modes=forward", "grpo.templates=A",
         "grpo.prompts_per_step=2", "grpo.num_rollouts=4", "grpo.max_prompt_tokens=512", "grpo.max_new_tokens=8",
-        "grpo.minibatches=1"]
+        "grpo.pg.minibatches=1"]
 
 
 def test_every_preset_resolves_at_both_scales():

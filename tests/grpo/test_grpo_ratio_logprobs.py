@@ -1,4 +1,4 @@
-"""GRPO's ratio log-probs (`grpo.ratio_logprobs`) and their chunked reduction (`grpo.logits_chunk_tokens`).
+"""GRPO's ratio log-probs (`grpo.pg.ratio_logprobs`) and their chunked reduction (`grpo.pg.logits_chunk_tokens`).
 
 Checked against independent computations: the sampler's behaviour log-probs and the update's recomputed ones equal
 a NumPy log_softmax(logits / T) of a plain forward (T = the sampling temperature, or 1 for "model"); the chunked
@@ -6,13 +6,16 @@ loss and gradient equal the same loss written on full [rows, T, V] logits; the d
 equals its closed form; no [rows, T, V] array is traced when the rows hold more tokens than a chunk.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
-from rlpjax.config import Config, GRPOConfig, ModelConfig, RunConfig
+from rlpjax.config import (Config, GRPOConfig, ModelConfig, PolicyGradientConfig, RunConfig,
+                           SamplingConfig)
 from rlpjax.config_io import ConfigError, resolve
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.logprobs import hidden_logprobs, target_logprobs, token_entropy
@@ -28,8 +31,10 @@ PAD = 256
 TEMPERATURE = 0.7
 
 
-def _grpo(**overrides) -> GRPOConfig:
-    return GRPOConfig(**{"temperature": TEMPERATURE, "max_new_tokens": 6, "kl_beta": 1e-3, **overrides})
+def _grpo(entropy_coef: float = 0.0, **pg_overrides) -> GRPOConfig:
+    """A GRPO section sampling at TEMPERATURE with a KL term; `pg_overrides` are PolicyGradientConfig fields."""
+    return GRPOConfig(sampling=SamplingConfig(temperature=TEMPERATURE), max_new_tokens=6, entropy_coef=entropy_coef,
+                      pg=PolicyGradientConfig(**{"kl_beta": 1e-3, **pg_overrides}))
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +90,12 @@ def _full_logits_loss(grpo: GRPOConfig, entropy_grad: bool):
 
     def loss(model, batch):
         logits_ntv = model(batch["tokens_nt"])
-        logp_nt, _ = target_logprobs(logits_ntv, batch["targets_nt"], temperature=grpo.temperature)
+        logp_nt, _ = target_logprobs(logits_ntv, batch["targets_nt"], temperature=grpo.sampling.temperature)
         entropy_nt = token_entropy(logits_ntv if entropy_grad else jax.lax.stop_gradient(logits_ntv),
-                                   temperature=grpo.temperature)
+                                   temperature=grpo.sampling.temperature)
         return policy_gradient_loss(
-            logp_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"], eps_low=grpo.eps_low,
-            eps_high=grpo.eps_high, aggregation=grpo.aggregation, kl_beta=grpo.kl_beta,
+            logp_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"], eps_low=grpo.pg.eps_low,
+            eps_high=grpo.pg.eps_high, aggregation=grpo.pg.aggregation, kl_beta=grpo.pg.kl_beta,
             logp_ref_xl=batch["logp_ref_nt"], entropy_xl=entropy_nt, entropy_coef=grpo.entropy_coef,
             truncated_x=batch["truncated_n"])[0]
 
@@ -119,7 +124,8 @@ def test_chunked_loss_and_gradient_equal_full_logits(model_parts):
                        for a, b in zip(jax.tree.leaves(expected_grad), jax.tree.leaves(no_entropy_grad)))
     assert entropy_part > 1e-3
     for chunk in (5, 0):
-        loss, grad = value_and_grad(task_loss(GRPOConfig(**{**base.__dict__, "logits_chunk_tokens": chunk})))
+        chunked = dataclasses.replace(base, pg=dataclasses.replace(base.pg, logits_chunk_tokens=chunk))
+        loss, grad = value_and_grad(task_loss(chunked))
         # Same float32 arithmetic per token, sums in another order: relative 1e-5 on an O(1) loss; gradients of
         # O(1e-2) to O(1): atol 1e-6 (far below entropy_part) plus rtol 1e-4.
         np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-5)
@@ -205,7 +211,7 @@ def test_chunks_keep_a_row_sharded_batch_local():
 
 
 def test_bad_ratio_logprobs_is_one_config_error():
-    with pytest.raises(ConfigError, match=r"grpo\.ratio_logprobs='tempered'"):
-        resolve(None, ["grpo.ratio_logprobs=tempered"])
-    with pytest.raises(ConfigError, match=r"grpo\.ratio_logprobs='tempered'"):
-        get_task(Config(model=CFG, run=RunConfig(objective="grpo"), grpo=GRPOConfig(ratio_logprobs="tempered")))
+    with pytest.raises(ConfigError, match=r"grpo\.pg\.ratio_logprobs='tempered'"):
+        resolve(None, ["grpo.pg.ratio_logprobs=tempered"])
+    with pytest.raises(ConfigError, match=r"grpo\.pg\.ratio_logprobs='tempered'"):
+        get_task(Config(model=CFG, run=RunConfig(objective="grpo"), grpo=_grpo(ratio_logprobs="tempered")))

@@ -1,5 +1,6 @@
 """The GRPO task's wiring: sequence layout, loss_fn vs a NumPy reference, step-0 identities, problem stream, FLOPs."""
 
+import dataclasses
 import json
 
 import jax
@@ -9,7 +10,7 @@ import pytest
 from flax import nnx
 
 from rlpjax import compute
-from rlpjax.config import Config, GRPOConfig, ModelConfig
+from rlpjax.config import Config, GRPOConfig, ModelConfig, PolicyGradientConfig
 from rlpjax.data.rl_problems import ProblemStream
 from rlpjax.model.decoder import Decoder
 from rlpjax.objectives.advantages import group_advantages
@@ -69,8 +70,8 @@ def test_loss_fn_matches_numpy_reference(rollout, aggregation):
     rng = np.random.default_rng(0)
     shift_old = rng.normal(0, 0.3, batch["logp_old_nt"].shape).astype(np.float32)  # ratios away from 1, some clipped
     shift_ref = rng.normal(0, 0.3, batch["logp_old_nt"].shape).astype(np.float32)
-    cfg = GRPOConfig(aggregation=aggregation, kl_beta=0.05, entropy_coef=0.0, eps_low=0.2, eps_high=0.2,
-                     max_new_tokens=6)  # the rollout's cap: the "constant_length" normaliser
+    cfg = GRPOConfig(pg=PolicyGradientConfig(aggregation=aggregation, kl_beta=0.05, eps_low=0.2, eps_high=0.2),
+                     entropy_coef=0.0, max_new_tokens=6)  # the rollout's cap: the "constant_length" normaliser
     device_batch = dict(batch, logp_old_nt=batch["logp_old_nt"] + shift_old, logp_ref_nt=batch["logp_old_nt"] + shift_ref,
                         advantages_n=np.asarray(group_advantages(rewards_br, "group_mean", normalize_std=True)).reshape(-1),
                         truncated_n=~out.stopped_b)
@@ -105,7 +106,7 @@ def test_ratio_one_and_kl_zero_at_step0(rollout):
     ref = np.asarray(sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], GRPOConfig())[0])
     device_batch = dict(batch, logp_ref_nt=ref, advantages_n=np.linspace(-1, 1, 6, dtype=np.float32),
                         truncated_n=~out.stopped_b)
-    _, metrics = make_grpo_loss_fn(GRPOConfig(kl_beta=1e-3))(model, device_batch, None)
+    _, metrics = make_grpo_loss_fn(GRPOConfig(pg=PolicyGradientConfig(kl_beta=1e-3)))(model, device_batch, None)
     assert abs(float(metrics["ratio_mean"]) - 1) < 1e-4
     assert abs(float(metrics["kl_ref"])) < 1e-6
     assert float(metrics["clip_frac_low"]) == float(metrics["clip_frac_high"]) == 0.0
@@ -137,10 +138,12 @@ def test_problem_pool_reads_the_streams_first_problems_in_epochs():
 
 
 def test_step_flops_equal_the_paper_formula_with_defaults():
-    grpo = GRPOConfig(prompts_per_step=8, num_rollouts=6, max_prompt_tokens=64, max_new_tokens=64, kl_beta=1e-3)
+    grpo = GRPOConfig(prompts_per_step=8, num_rollouts=6, max_prompt_tokens=64, max_new_tokens=64,
+                      pg=PolicyGradientConfig(kl_beta=1e-3))
     task = GRPOTask(Config(model=CFG, grpo=grpo))
     flops, tokens = task.flops_and_tokens_per_step()
     assert tokens == 8 * 6 * 128
     assert flops == pytest.approx(compute.grpo_step_flops(CFG, 8, 6, 128, rollout_cost_factor=1.0).total)
-    more = GRPOTask(Config(model=CFG, grpo=GRPOConfig(**{**grpo.__dict__, "ppo_epochs": 2, "kl_beta": 0.0})))
+    more_epochs = PolicyGradientConfig(ppo_epochs=2, kl_beta=0.0)
+    more = GRPOTask(Config(model=CFG, grpo=dataclasses.replace(grpo, pg=more_epochs)))
     assert more.passes_per_token() == 1 + 0 + 6

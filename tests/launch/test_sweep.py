@@ -24,11 +24,11 @@ def run_sweep(*args, cwd=None):
 
 
 def test_grid_is_a_cartesian_product_with_names_from_values():
-    points = sweep.grid_points({"rlp.group_size": [4, 8], "rlp.kl_beta": [0.0, 1e-3], "ntp.flag": [True]})
+    points = sweep.grid_points({"rlp.group_size": [4, 8], "rlp.pg.kl_beta": [0.0, 1e-3], "ntp.flag": [True]})
     assert [name for name, _ in points] == [
         "group_size-4_kl_beta-0.0_flag-true", "group_size-4_kl_beta-0.001_flag-true",
         "group_size-8_kl_beta-0.0_flag-true", "group_size-8_kl_beta-0.001_flag-true"]
-    assert points[1][1] == ["rlp.group_size=4", "rlp.kl_beta=0.001", "ntp.flag=true"]
+    assert points[1][1] == ["rlp.group_size=4", "rlp.pg.kl_beta=0.001", "ntp.flag=true"]
 
 
 def test_points_cross_grid_and_get_run_names(tmp_path):
@@ -45,7 +45,7 @@ def test_points_cross_grid_and_get_run_names(tmp_path):
 
 @pytest.mark.parametrize("file, count, key", [("rlp_group_size.py", 4, "rlp.group_size"),
                                               ("rlp_thought_cap.py", 7, "rlp.max_thought_tokens"),
-                                              ("rlp_kl_beta.py", 3, "rlp.kl_beta")])
+                                              ("rlp_kl_beta.py", 3, "rlp.pg.kl_beta")])
 def test_shipped_rlp_ablations(file, count, key, tmp_path):
     loaded = sweep.load_sweep(SWEEPS / file)
     assert loaded.base == "experiments/rlp_qwen3_1p7b.py" and len(loaded.points) == count

@@ -129,7 +129,8 @@ def test_steps_updates_schedule_and_flops_count_ppo_updates(tmp_path):
     logged FLOPs follow the step's measured thought length, not the cap."""
     steps, per_step, peak, alpha = 3, 4, 1e-3, 0.1
     run_dir = tmp_path / "ppo"
-    cfg = _tiny_rlp_config(f"run.run_dir={run_dir}", f"run.steps={steps}", "rlp.ppo_epochs=2", "rlp.minibatches=2",
+    cfg = _tiny_rlp_config(f"run.run_dir={run_dir}", f"run.steps={steps}", "rlp.pg.ppo_epochs=2",
+                           "rlp.pg.minibatches=2",
                            "optimizer.schedule=cosine", "optimizer.warmup_steps=0",
                            f"optimizer.min_lr_ratio={alpha}", "checkpoint.async_save=false", "run.peak_tflops=1")
     train(cfg)

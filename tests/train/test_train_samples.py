@@ -37,7 +37,7 @@ RLP_TINY = ["model.hidden_size=32", "model.intermediate_size=64", "model.num_lay
 the horizon differ from a plain sum or mean."""
 GRPO_TINY = ["data.seq_len=64", "data.global_batch_size=8", "grpo.ops=2", "grpo.modes=forward", "grpo.templates=A",
              "grpo.prompts_per_step=2", "grpo.num_rollouts=4", "grpo.max_prompt_tokens=512",
-             "grpo.max_new_tokens=8", "grpo.minibatches=1", "run.init_from=", "run.samples_rows=6"]
+             "grpo.max_new_tokens=8", "grpo.pg.minibatches=1", "run.init_from=", "run.samples_rows=6"]
 
 
 def _config(preset: str, run_dir, overrides):

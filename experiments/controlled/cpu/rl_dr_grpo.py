@@ -1,4 +1,4 @@
-"""GRPO as rl_edge, trained as Dr.GRPO (no std division of the advantages, grpo.aggregation=constant_length).
+"""GRPO as rl_edge, trained as Dr.GRPO (no std division of the advantages, grpo.pg.aggregation=constant_length).
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.
 

@@ -1,5 +1,5 @@
 """GRPO as rl_edge, trained as GSPO (Zheng et al. 2025): the importance ratio of a whole response,
-exp(mean log ratio), clipped per response at 3e-4 / 4e-4 (grpo.policy_loss=gspo), the loss a mean over responses
+exp(mean log ratio), clipped per response at 3e-4 / 4e-4 (grpo.pg.policy_loss=gspo), the loss a mean over responses
 (aggregation=seq_mean), no KL term.
 
 CPU scale; the recipe and its arithmetic are in experiments/controlled/_grid.py.

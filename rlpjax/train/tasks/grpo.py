@@ -1,16 +1,19 @@
-"""GRPO post-training on controlled reasoning problems as a `rlpjax train` objective (../shared/spec/CONTROLLED.md).
+"""GRPO post-training as a `rlpjax train` objective (../shared/spec/CONTROLLED.md), on controlled reasoning problems
+or, as RPT, on next-token prompts from documents (`grpo.prompts`, `grpo_prompts.PROMPT_KINDS`).
 
 One training step:
-1. the next `grpo.prompts_per_step` problems of a resumable, deterministic problem stream (`ProblemStream`);
+1. the next `grpo.prompts_per_step` prompts of a resumable, deterministic prompt stream (`ProblemStream`, or
+   `DocumentPrompts` for RPT);
 2. `grpo.num_rollouts` responses per prompt from the shared sampler (`rlpjax.sampling.sample`, stop at EOS);
-3. on the host: each response is verified against its problem's gold graph and scored by the named reward
-   (`reasoning.rewards`), plus DAPO's overlong shaping when `grpo.overlong_buffer` > 0;
+3. on the host: each response is scored by the prompt kind (a controlled problem's response is verified against
+   its gold graph and scored by the named reward, `reasoning.rewards`; an RPT response by prefix match), plus
+   DAPO's overlong shaping when `grpo.overlong_buffer` > 0;
 4. group advantages, computed once over whole groups by the named estimator (`objectives.advantages`:
    "group_mean" is GRPO, "leave_one_out" RLOO); with `grpo.edge_filter`, groups whose pass rate lies outside the
    band (`edge_filter`) are masked out of the update (edge of competence: only problems the current policy
    sometimes, but not always, solves); with `grpo.dynamic_sampling` (DAPO), groups whose rewards are all equal are
    dropped too, and further prompts are sampled until `grpo.prompts_per_step` groups are kept (`select_groups`);
-5. `grpo.ppo_epochs` passes of `grpo.minibatches` optimizer updates; each update recomputes the response log-probs
+5. `grpo.pg.ppo_epochs` passes of `grpo.pg.minibatches` optimizer updates; each update recomputes the response log-probs
    teacher-forced over prompt + response with the training model and applies the policy-gradient loss with the
    named surrogate and aggregation (`objectives.policy_gradient`: "ppo_clip" or GSPO's "gspo"; "token_mean",
    "seq_mean" or Dr.GRPO's "constant_length").
@@ -27,10 +30,10 @@ token t + 1 (`targets_nt`); `response_mask_nt` marks the columns whose target is
 included), so prompt and padding never get a gradient. Behaviour (`logp_old_nt`) and reference (`logp_ref_nt`)
 log-probs sit in the same columns as the recomputed ones.
 
-All three are log-probs of one distribution (`grpo.ratio_logprobs`): softmax(logits / temperature) by default, the
+All three are log-probs of one distribution (`grpo.pg.ratio_logprobs`): softmax(logits / temperature) by default, the
 sampler's `score_temperature`, so that at step 0 the ratio is exactly 1. The teacher-forced passes (update,
 recomputed behaviour, reference) take the decoder's hidden states and `hidden_logprobs` projects them about
-`grpo.logits_chunk_tokens` tokens at a time, so no [rows, T, V] logits exist when the rows hold more tokens.
+`grpo.pg.logits_chunk_tokens` tokens at a time, so no [rows, T, V] logits exist when the rows hold more tokens.
 """
 
 from __future__ import annotations
@@ -46,24 +49,21 @@ from rlpjax import compute
 from rlpjax.config import GRPOConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.data import load_tokenizer
-from rlpjax.data.rl_problems import ProblemStream
 from rlpjax.objectives.advantages import group_advantages
 from rlpjax.objectives.logprobs import hidden_logprobs, ratio_temperature
 from rlpjax.objectives.policy_gradient import group_reward_metrics, policy_gradient_loss
-from rlpjax.reasoning.format import prompt_text
-from rlpjax.reasoning.rewards import overlong_shaping, reward
-from rlpjax.reasoning.verify import Verification, verify
+from rlpjax.reasoning.rewards import overlong_shaping
 from rlpjax.sampling import SamplingSettings, sample
 from rlpjax.train.batches import to_device_batch
 from rlpjax.train.ppo import minibatch_rows, ppo_updates
 from rlpjax.train.task import SampleTable, Stage, StepContext, Task, abstract_batch
+from rlpjax.train.tasks.grpo_prompts import PROMPT_KINDS, Scored, kind_metrics
 from rlpjax.train.update import make_update_step
 
 ROLLOUT_KEY_SALT = 0x475250
 """Folded into the state's key for sampling, so the update's own key split stays independent of it."""
-SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward",
-                  "verified_correct", "answer_correct", "process_acc", "predicted_answer", "reason"]
-"""Columns of GRPO's sample table (`GRPOTask.sample_table`)."""
+SAMPLE_COLUMNS = ["prompt_index", "rollout", "prompt", "response", "response_tokens", "truncated", "reward"]
+"""The first columns of GRPO's sample table (`GRPOTask.sample_table`); the prompt kind's `columns` follow."""
 
 
 def rollout_layout(prompts_np: np.ndarray, prompt_lengths_n: np.ndarray, responses_nl: np.ndarray,
@@ -136,8 +136,8 @@ def select_groups(keep_g: np.ndarray, groups: int, refill: bool) -> np.ndarray:
 
 
 def logprob_temperature(grpo: GRPOConfig) -> float:
-    """Temperature of the old / new / reference log-probs (`grpo.ratio_logprobs`)."""
-    return ratio_temperature(grpo.ratio_logprobs, grpo.temperature)
+    """Temperature of the old / new / reference log-probs (`grpo.pg.ratio_logprobs`)."""
+    return ratio_temperature(grpo.pg.ratio_logprobs, grpo.sampling.temperature)
 
 
 def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array,
@@ -145,10 +145,10 @@ def sequence_logprobs(model, tokens_nt: jax.Array, targets_nt: jax.Array,
     """([N, T] log p(targets_nt), [N, T] entropy) of one teacher-forced pass of `model` over the rows.
 
     Both under softmax(logits / `logprob_temperature(grpo)`), reduced from the final hidden states in chunks of
-    `grpo.logits_chunk_tokens`; the entropy is differentiable only when the loss has an entropy bonus.
+    `grpo.pg.logits_chunk_tokens`; the entropy is differentiable only when the loss has an entropy bonus.
     """
     hidden_ntd = model(tokens_nt, return_hidden=True)
-    return hidden_logprobs(model.logits_from_hidden, hidden_ntd, targets_nt, chunk_tokens=grpo.logits_chunk_tokens,
+    return hidden_logprobs(model.logits_from_hidden, hidden_ntd, targets_nt, chunk_tokens=grpo.pg.logits_chunk_tokens,
                            temperature=logprob_temperature(grpo), entropy_grad=grpo.entropy_coef != 0)
 
 
@@ -166,9 +166,9 @@ def make_grpo_loss_fn(cfg: GRPOConfig):
         logp_new_nt, entropy_nt = sequence_logprobs(model, batch["tokens_nt"], batch["targets_nt"], cfg)
         return policy_gradient_loss(
             logp_new_nt, batch["logp_old_nt"], batch["response_mask_nt"], batch["advantages_n"],
-            eps_low=cfg.eps_low, eps_high=cfg.eps_high, aggregation=cfg.aggregation, policy_loss=cfg.policy_loss,
-            kl_beta=cfg.kl_beta,
-            logp_ref_xl=batch.get("logp_ref_nt"), entropy_xl=entropy_nt, entropy_coef=cfg.entropy_coef,
+            eps_low=cfg.pg.eps_low, eps_high=cfg.pg.eps_high, aggregation=cfg.pg.aggregation,
+            policy_loss=cfg.pg.policy_loss, kl_beta=cfg.pg.kl_beta, logp_ref_xl=batch.get("logp_ref_nt"),
+            entropy_xl=entropy_nt, entropy_coef=cfg.entropy_coef,
             truncated_x=batch["truncated_n"], length_cap=cfg.max_new_tokens)
 
     return loss_fn
@@ -180,53 +180,51 @@ class GRPOTask(Task):
     def __init__(self, cfg):
         super().__init__(cfg)
         grpo = cfg.grpo
-        self.uses_reference = grpo.kl_beta > 0
+        self.uses_reference = grpo.pg.kl_beta > 0
         self.tokenizer = load_tokenizer(cfg.data.tokenizer)
         if self.tokenizer.eos_id is None:
             raise ConfigError(f"tokenizer {cfg.data.tokenizer!r} has no EOS token, which GRPO responses stop at")
         add_bos = self.tokenizer.add_bos if cfg.data.add_bos is None else cfg.data.add_bos
         self._bos = [self.tokenizer.bos_id] if add_bos and self.tokenizer.bos_id is not None else []
-        self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
-                                         top_p=grpo.top_p, stop_tokens=(self.tokenizer.eos_id,),
+        self.settings = SamplingSettings(max_new_tokens=grpo.max_new_tokens, temperature=grpo.sampling.temperature,
+                                         top_p=grpo.sampling.top_p, top_k=grpo.sampling.top_k,
+                                         stop_tokens=(self.tokenizer.eos_id,),
                                          pad_id=self.tokenizer.pad_id, score_temperature=logprob_temperature(grpo))
+        self.prompts = PROMPT_KINDS[grpo.prompts](cfg, self.tokenizer, self._bos)
         self._samples: list[list] | None = None  # the last step's sample table rows, when requested
-        self._problems: ProblemStream | None = None  # the stream `batches` gave, which dynamic sampling draws on
+        self._stream = None  # the prompt stream `batches` gave, which dynamic sampling draws on
 
-    def batches(self, mesh=None) -> ProblemStream:
-        del mesh  # every host reads the whole problem stream (a batch of prompts is small)
-        self._problems = ProblemStream(self.cfg.grpo)
-        return self._problems
+    def batches(self, mesh=None):
+        """The prompt stream of `grpo.prompts` (`ProblemStream` or `DocumentPrompts`)."""
+        del mesh  # every host reads the whole prompt stream (a batch of prompts is small)
+        self._stream = self.prompts.stream()
+        return self._stream
 
     def encode_prompts(self, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         """([B, max_prompt_tokens] right-padded prompt ids, [B] lengths); BOS first when documents had one."""
         width = self.cfg.grpo.max_prompt_tokens
-        ids = [self._bos + self.tokenizer.encode(prompt_text(record)) for record in records]
+        ids = [self.prompts.prompt_ids(record) for record in records]
         too_long = max(len(row) for row in ids)
         if too_long > width:
-            raise ConfigError(f"an RL prompt has {too_long} tokens but grpo.max_prompt_tokens is {width}; raise it "
-                              "or lower grpo.ops")
+            raise ConfigError(f"an RL prompt has {too_long} tokens but grpo.max_prompt_tokens is {width}; "
+                              f"{self.prompts.too_long_fix()}")
         prompts = np.full((len(ids), width), self.tokenizer.pad_id, np.int32)
         for row, tokens in enumerate(ids):
             prompts[row, :len(tokens)] = tokens
         return prompts, np.array([len(row) for row in ids], np.int32)
 
-    def score(self, records: list[dict], out) -> tuple[np.ndarray, dict, list[tuple[str, Verification]]]:
-        """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`), verification metrics, and each
-        row's (response text without the stop token, its verification)."""
+    def score(self, records: list[dict], out) -> tuple[np.ndarray, dict, list[tuple[str, Scored]]]:
+        """Rewards [B, R] of the sampled responses (host arrays of a `SampleOutput`), the prompt kind's metrics, and
+        each row's (response text without the stop token, its `Scored`)."""
         grpo = self.cfg.grpo
-        rewards, checked = [], []
+        checked = []
         for n, (tokens_l, length, stopped) in enumerate(zip(out.tokens_bl, out.lengths_b, out.stopped_b)):
             text = self.tokenizer.decode(tokens_l[:int(length) - int(stopped)])  # without the stop token
-            check = verify(text, records[n // grpo.num_rollouts])
-            rewards.append(reward(grpo.reward, check, a=grpo.reward_alpha))
-            checked.append((text, check))
-        rewards_n = np.asarray(rewards, np.float32) + overlong_shaping(
+            checked.append((text, self.prompts.score(text, records[n // grpo.num_rollouts])))
+        rewards_n = np.asarray([scored.reward for _, scored in checked], np.float32) + overlong_shaping(
             out.lengths_b, grpo.max_new_tokens, grpo.overlong_buffer, grpo.overlong_penalty)
-        checks = [check for _, check in checked]
-        metrics = {"verified_accuracy": float(np.mean([c.verified_correct for c in checks])),
-                   "process_accuracy": float(np.mean([c.process_acc for c in checks])),
-                   "answer_accuracy": float(np.mean([c.answer_correct for c in checks])),
-                   "response_length": float(np.mean(out.lengths_b))}
+        metrics = kind_metrics(self.prompts, [scored for _, scored in checked])
+        metrics["response_length"] = float(np.mean(out.lengths_b))
         return rewards_n.reshape(-1, grpo.num_rollouts), metrics, checked
 
     def rollout(self, sample_stage, state, records: list[dict]) -> tuple[dict, dict]:
@@ -277,41 +275,47 @@ class GRPOTask(Task):
         batch = rollout_layout(prompts_np, lengths_n, out.tokens_bl, out.lengths_b, out.logprobs_model_bl,
                                self.tokenizer.pad_id)
         batch["advantages_n"] = np.asarray(group_advantages(
-            rewards_br, grpo.advantage, normalize_std=grpo.normalize_adv_std)).reshape(-1)
+            rewards_br, grpo.pg.advantage, normalize_std=grpo.pg.normalize_adv_std)).reshape(-1)
         batch["truncated_n"] = ~out.stopped_b
-        passed_br = np.array([c.verified_correct if grpo.edge_pass == "verified" else c.answer_correct
-                              for _text, c in checked], bool).reshape(rewards_br.shape)
-        keep_b = np.ones(len(records), bool)
+        passed_br = np.array([scored.passed for _text, scored in checked], bool).reshape(rewards_br.shape)
+        keep_b = np.array([record.get("usable", True) for record in records], bool)
         if grpo.edge_filter:
             keep_b &= edge_filter(passed_br, grpo.edge_pass_low, grpo.edge_pass_high)[0]
         if grpo.dynamic_sampling:
             keep_b &= rewards_br.max(axis=1) > rewards_br.min(axis=1)
         return SampledRound(batch, rewards_br, passed_br, keep_b, metrics)
 
-    def _refill_stream(self) -> ProblemStream:
-        if self._problems is None:
+    def _refill_stream(self):
+        if self._stream is None:
             raise RuntimeError("grpo.dynamic_sampling draws further prompts from the stream GRPOTask.batches() "
                                "returned; call batches() before stepping")
-        return self._problems
+        return self._stream
 
     def _sample_rows(self, records: list[dict], out, rewards_br: np.ndarray,
-                     checked: list[tuple[str, Verification]]) -> list[list]:
-        """The first `samples_requested` rows of a step's rollouts in SAMPLE_COLUMNS' order."""
+                     checked: list[tuple[str, Scored]]) -> list[list]:
+        """The first `samples_requested` rows of a step's rollouts in `sample_table`'s column order."""
         rollouts, rewards_n = self.cfg.grpo.num_rollouts, rewards_br.reshape(-1)
-        return [[n // rollouts, n % rollouts, prompt_text(records[n // rollouts]), text, int(out.lengths_b[n]),
-                 not bool(out.stopped_b[n]), float(rewards_n[n]), bool(check.verified_correct),
-                 bool(check.answer_correct), float(check.process_acc), check.predicted_answer or "", check.reason]
-                for n, (text, check) in enumerate(checked[:self.samples_requested])]
+        return [[n // rollouts, n % rollouts, self.prompts.prompt_text(records[n // rollouts]), text,
+                 int(out.lengths_b[n]), not bool(out.stopped_b[n]), float(rewards_n[n]), *scored.columns]
+                for n, (text, scored) in enumerate(checked[:self.samples_requested])]
 
     def sample_table(self) -> SampleTable | None:
         """The last step's first responses (prompt by prompt, each prompt's rollouts in turn): the prompt, the
         response (without the stop token), its length in tokens (stop token included) and whether it was cut at
-        grpo.max_new_tokens, the reward the update used, and the verifier's verdict (verified / answer correct,
-        process accuracy, the predicted answer, and the reason when not verified)."""
-        return None if self._samples is None else (list(SAMPLE_COLUMNS), self._samples)
+        grpo.max_new_tokens, the reward the update used, then the prompt kind's columns (controlled problems: the
+        verifier's verdict, verified / answer correct, process accuracy, the predicted answer, the reason when not
+        verified; RPT: the true continuation, the prediction, whether it matched)."""
+        return None if self._samples is None else (SAMPLE_COLUMNS + list(self.prompts.columns), self._samples)
+
+    def batch_rows(self) -> int:
+        """The rollout rows: prompts_per_step x num_rollouts."""
+        return self.cfg.grpo.prompts_per_step * self.cfg.grpo.num_rollouts
+
+    def batch_rows_key(self) -> str:
+        return "grpo.prompts_per_step x grpo.num_rollouts"
 
     def updates_per_step(self) -> int:
-        return self.cfg.grpo.ppo_epochs * self.cfg.grpo.minibatches
+        return self.cfg.grpo.pg.ppo_epochs * self.cfg.grpo.pg.minibatches
 
     def stages(self, ctx: StepContext):
         """"sample": (params, prompts_np, lengths_n, key) -> SampleOutput; "logprobs" (when the behaviour or the
@@ -337,7 +341,7 @@ class GRPOTask(Task):
                                   "lengths": ((rows,), jnp.int32)}, ctx.mesh)
         sequences = abstract_batch({"tokens_nt": ((rows, width), jnp.int32),
                                     "targets_nt": ((rows, width), jnp.int32)}, ctx.mesh)
-        size = minibatch_rows(rows, grpo.minibatches)
+        size = minibatch_rows(rows, grpo.pg.minibatches)
         fields = {"tokens_nt": ((size, width), jnp.int32), "targets_nt": ((size, width), jnp.int32),
                   "response_mask_nt": ((size, width), jnp.bool_), "logp_old_nt": ((size, width), jnp.float32),
                   "advantages_n": ((size,), jnp.float32), "truncated_n": ((size,), jnp.bool_)}
@@ -359,8 +363,8 @@ class GRPOTask(Task):
                 batch["logp_old_nt"] = stages["logprobs"](state.params, batch["tokens_nt"], batch["targets_nt"])
             if self.uses_reference:
                 batch["logp_ref_nt"] = stages["logprobs"](state.ref_params, batch["tokens_nt"], batch["targets_nt"])
-            state, metrics = ppo_updates(stages["update"], state, batch, epochs=grpo.ppo_epochs,
-                                         minibatches=grpo.minibatches)
+            state, metrics = ppo_updates(stages["update"], state, batch, epochs=grpo.pg.ppo_epochs,
+                                         minibatches=grpo.pg.minibatches)
             return state, dict(metrics, **rollout_metrics)
 
         return step
@@ -369,7 +373,7 @@ class GRPOTask(Task):
         """Forward-pass equivalents per rollout token: sampling 1, behaviour recompute 1, reference 1, and 3 (forward +
         backward) per PPO epoch; with the defaults this is CONTROLLED.md's 8 + 2 gamma at gamma = 1."""
         grpo = self.cfg.grpo
-        return 1 + grpo.recompute_old_logprobs + self.uses_reference + 3 * grpo.ppo_epochs
+        return 1 + grpo.recompute_old_logprobs + self.uses_reference + 3 * grpo.pg.ppo_epochs
 
     def flops_and_tokens_per_step(self):
         """FLOPs over the padded rows the step computes on (an upper bound for sampling, which stops early)."""

@@ -1,8 +1,9 @@
 """RLP as a `rlpjax train` objective: the "rollout" stage (sample + score, no gradient), then the "update" stage.
 
 One training step = one rollout over a batch of whole documents (data.mode = "documents") followed by
-`rlp.ppo_epochs` passes of `rlp.minibatches` optimizer updates over it; the EMA teacher moves after every optimizer
-update (inside the shared update step); `state.step` counts training steps and `state.updates` optimizer updates.
+`rlp.pg.ppo_epochs` passes of `rlp.pg.minibatches` optimizer updates over it; the EMA teacher moves after every
+optimizer update (inside the shared update step); `state.step` counts training steps and `state.updates` optimizer
+updates.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class RLPTask(Task):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.ema_decay = cfg.rlp.ema_tau
-        self.uses_reference = cfg.rlp.kl_beta > 0
+        self.uses_reference = cfg.rlp.pg.kl_beta > 0
         self._tokenizer = None
         self._samples: dict | None = None  # host copy of the first documents of the last rollout, when requested
         if cfg.rlp.think_ids:
@@ -101,7 +102,7 @@ class RLPTask(Task):
         return HostBatches(self.cfg.data, mesh)
 
     def updates_per_step(self) -> int:
-        return self.cfg.rlp.ppo_epochs * self.cfg.rlp.minibatches
+        return self.cfg.rlp.pg.ppo_epochs * self.cfg.rlp.pg.minibatches
 
     def stages(self, ctx: StepContext, shared_prefix: bool = True):
         """"rollout": (params, ema_params, ref_params, documents, key) -> rollout batch; "update": (state, a
@@ -121,7 +122,7 @@ class RLPTask(Task):
                                    ctx.mesh)
         rollout_args = (state.params, state.ema_params, state.ref_params, documents, jax.eval_shape(rollout_key, state))
         rollout_batch = jax.eval_shape(self.stages(ctx)["rollout"].fn, *rollout_args)
-        size = minibatch_rows(rows, self.cfg.rlp.minibatches)
+        size = minibatch_rows(rows, self.cfg.rlp.pg.minibatches)
         minibatch = abstract_batch({k: ((size,) + v.shape[1:], v.dtype) for k, v in rollout_batch.items()}, ctx.mesh)
         return {"rollout": rollout_args, "update": (state, minibatch)}
 
@@ -142,8 +143,8 @@ class RLPTask(Task):
                 docs = min(len(host_batch["tokens"]),
                            math.ceil(self.samples_requested / (rlp.positions_per_doc * rlp.group_size)))
                 self._samples = {"rows": self.samples_requested, **jax.device_get(head(rollout_batch, docs))}
-            return ppo_updates(stages["update"], state, rollout_batch, epochs=rlp.ppo_epochs,
-                               minibatches=rlp.minibatches)
+            return ppo_updates(stages["update"], state, rollout_batch, epochs=rlp.pg.ppo_epochs,
+                               minibatches=rlp.pg.minibatches)
 
         return step
 
