@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-Family = Literal["llama", "qwen2", "qwen3"]
+Family = Literal["llama", "llama3", "qwen2", "qwen3"]
 """The built-in architecture families (`rlpjax/model/families/<name>.py`); `model.family` may also name a family
 registered at run time (`rlpjax.family_registry`), so the field is checked against the registry."""
 DType = Literal["float32", "bfloat16"]
@@ -53,11 +53,28 @@ Tracker = Literal["tensorboard", "wandb", "trackio"]
 
 
 @dataclass(frozen=True)
+class RopeScalingConfig:
+    """Llama 3.1's RoPE frequency scaling, read by model.family="llama3" (Hugging Face rope_type "llama3"): with
+    wavelength w = 2 pi / f of each frequency f and L = original_max_position_embeddings, frequencies with
+    w < L / high_freq_factor are kept, those with w > L / low_freq_factor divided by factor, and the band between
+    blended linearly in L / w. The defaults are Llama 3.1's."""
+
+    factor: float = 8.0
+    """Divisor of the low frequencies (>= 1)."""
+    low_freq_factor: float = 1.0
+    """L / low_freq_factor is the wavelength above which frequencies are divided by factor."""
+    high_freq_factor: float = 4.0
+    """L / high_freq_factor is the wavelength below which frequencies are kept (> low_freq_factor)."""
+    original_max_position_embeddings: int = 8192
+    """L: the context length the model was pre-trained at before the scaling."""
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """A decoder of the Llama / Qwen2 / Qwen3 family (the flags below select the family's features)."""
 
     family: str = "qwen3"
-    """Architecture family: a built-in `Family` ("llama", "qwen2", "qwen3") or a registered one; picks the blocks and
+    """Architecture family: a built-in `Family` ("llama", "llama3", "qwen2", "qwen3") or a registered one; picks the blocks and
     the Hugging Face mapping (`rlpjax/model/families/`)."""
     vocab_size: int = 512
     """Number of token ids (embedding rows)."""
@@ -75,6 +92,9 @@ class ModelConfig:
     """Width of one attention head (explicit, as in Qwen3; need not equal hidden_size / num_heads)."""
     rope_theta: float = 10000.0
     """RoPE base frequency."""
+    rope_scaling: RopeScalingConfig = field(default_factory=RopeScalingConfig)
+    """RoPE frequency scaling of family "llama3" (Llama 3.1 / 3.2); the other families take none and refuse a
+    changed value."""
     rms_norm_eps: float = 1e-6
     """Epsilon inside every RMSNorm."""
     tie_embeddings: bool = True

@@ -136,6 +136,11 @@ def _check_cross_fields(cfg: Config, objective: str) -> None:
     if model.num_heads % model.num_kv_heads:
         raise ConfigError(f"model.num_kv_heads={model.num_kv_heads} must divide model.num_heads={model.num_heads}; "
                           "pick a divisor")
+    scaling = model.rope_scaling
+    if not (scaling.factor >= 1 and 0 < scaling.low_freq_factor < scaling.high_freq_factor
+            and scaling.original_max_position_embeddings > 0):
+        raise ConfigError(f"model.rope_scaling={scaling} needs factor >= 1, 0 < low_freq_factor < high_freq_factor "
+                          "and original_max_position_embeddings > 0 (Llama 3.1: 8, 1, 4, 8192)")
     if opt.schedule == "wsd" and not 0 < opt.decay_fraction <= 1:
         raise ConfigError(f"optimizer.decay_fraction={opt.decay_fraction} must be a share of the steps in (0, 1]")
     batch_ways = mesh.data * mesh.fsdp  # known before JAX starts only when neither axis is -1

@@ -174,7 +174,7 @@ def test_a_config_built_in_python_gets_the_same_checks():
     from rlpjax.config import Config, ModelConfig, RLPConfig, RunConfig
     from rlpjax.train.task import get_task
 
-    with pytest.raises(ConfigError, match="model.family='gpt2' is not one of llama, qwen2, qwen3"):
+    with pytest.raises(ConfigError, match="model.family='gpt2' is not one of llama, llama3, qwen2, qwen3"):
         get_task(Config(model=ModelConfig(family="gpt2")))
     with pytest.raises(ConfigError, match="rlp.position_strategy='surprise'"):
         get_task(Config(run=RunConfig(objective="rlp"), rlp=RLPConfig(position_strategy="surprise")))

@@ -51,6 +51,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
         )
     if cfg.head_dim % 2 != 0:
         raise ConfigError(f"model.head_dim={cfg.head_dim} must be even for rotary embeddings")
+    get_family(cfg.family).check_config(cfg)
 
 
 class DecoderLayers(nnx.Module):
@@ -222,7 +223,7 @@ class Decoder(nnx.Module):
         cfg = self.cfg
         compute = dtype_of(cfg.compute_dtype)
         x_btd = constrain(jnp.take(self.embed_vd[...], tokens_bt, axis=0).astype(compute), RESIDUAL_AXES)
-        cos_bth, sin_bth = rope_angles(positions_bt, cfg.head_dim, cfg.rope_theta)
+        cos_bth, sin_bth = rope_angles(positions_bt, get_family(cfg.family).rope_inv_freq(cfg))
         prefix_mask_bp = None if prefix is None else prefix_mask(prefix.lengths, prefix.prefix_len)
         in_place = cache_kv is not None and cache_kv[0].shape[2] > tokens_bt.shape[1]
         kv_dtype = compute if cache_kv is None else cache_kv[0].dtype

@@ -32,6 +32,7 @@ from safetensors.numpy import save_file
 from rlpjax.config import ModelConfig
 from rlpjax.config_io import ConfigError
 from rlpjax.family_registry import all_families, get_family
+from rlpjax.model.families.base import hf_rope, hf_rope_type
 from rlpjax.model.decoder import Decoder, validate_model_config
 from rlpjax.paths import staged_dir
 
@@ -40,18 +41,19 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
     """The ModelConfig of a Hugging Face config dict; unsupported features raise a one-sentence ConfigError."""
     architectures = hf.get("architectures") or []
     arch = architectures[0] if architectures else None
-    by_architecture = {family.hf_architecture: family for family in all_families().values()}
-    if arch not in by_architecture:
+    families = all_families().values()
+    architectures_known = sorted({family.hf_architecture for family in families})
+    if arch not in architectures_known:
         raise ConfigError(
-            f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(sorted(by_architecture))}"
+            f"{source}: architecture {arch!r} is not supported; rlpjax converts {', '.join(architectures_known)}"
         )
-    family = by_architecture[arch]
-    rope_field = "rope_parameters" if hf.get("rope_parameters") else "rope_scaling"
-    rope = hf.get(rope_field) or {}
-    rope_type = rope.get("rope_type", rope.get("type", "default"))
-    if rope_type != "default":  # e.g. Llama 3.1's {"rope_type": "llama3", "factor": 8.0, ...}
-        raise ConfigError(f"{source}: {rope_field}.rope_type={rope_type!r} (RoPE scaling) is not supported; "
-                          "rlpjax implements only the default RoPE")
+    claiming = [family for family in families if family.claims_hf(hf)]
+    if not claiming:  # e.g. a rope_type "yarn"
+        rope_types = sorted(family.hf_rope_type for family in families if family.hf_architecture == arch)
+        raise ConfigError(f"{source}: {hf_rope(hf)[0]}.rope_type={hf_rope_type(hf)!r} (RoPE scaling) is not "
+                          f"supported for {arch}; rlpjax implements {', '.join(rope_types)}")
+    family = claiming[0]
+    rope = hf_rope(hf)[1]
     if hf.get("hidden_act", "silu") != "silu" or hf.get("mlp_bias", False):
         raise ConfigError(f"{source}: only a bias-free SiLU (SwiGLU) MLP is supported")
     if hf.get("use_sliding_window", False):
@@ -80,9 +82,11 @@ def config_from_hf(hf: dict, source: str = "config.json") -> ModelConfig:
 
 def config_to_hf(cfg: ModelConfig) -> dict:
     """A Hugging Face config.json dict for `cfg` (both RoPE dialects written, for old and new transformers)."""
+    family = get_family(cfg.family)
+    rope = family.hf_rope_parameters(cfg)
     return {
-        "architectures": [get_family(cfg.family).hf_architecture],
-        "model_type": cfg.family,
+        "architectures": [family.hf_architecture],
+        "model_type": family.hf_model_type or family.name,
         "vocab_size": cfg.vocab_size,
         "hidden_size": cfg.hidden_size,
         "intermediate_size": cfg.intermediate_size,
@@ -93,7 +97,8 @@ def config_to_hf(cfg: ModelConfig) -> dict:
         "hidden_act": "silu",
         "rms_norm_eps": cfg.rms_norm_eps,
         "rope_theta": cfg.rope_theta,
-        "rope_parameters": {"rope_type": "default", "rope_theta": cfg.rope_theta},
+        "rope_parameters": rope,
+        "rope_scaling": None if rope["rope_type"] == "default" else rope,
         "max_position_embeddings": cfg.max_seq_len,
         "tie_word_embeddings": cfg.tie_embeddings,
         "attention_bias": False,

@@ -1,7 +1,9 @@
 """Rotary position embeddings in the Hugging Face "rotate_half" layout.
 
 Feature i of a head (i < head_dim / 2) is paired with feature i + head_dim / 2 and the pair is rotated by the angle
-`position * theta ** (-2 i / head_dim)`. Computed in float32, returned in the input dtype.
+`position * inv_freq[i]`, with `inv_freq[i] = theta ** (-2 i / head_dim)` by default (`default_inv_freq`); a model
+family may rescale the frequencies (`ModelFamily.rope_inv_freq`, e.g. Llama 3.1's). Computed in float32, returned in
+the input dtype.
 """
 
 from __future__ import annotations
@@ -9,9 +11,14 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 
-def rope_angles(positions_bt: jnp.ndarray, head_dim: int, theta: float) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """(cos, sin) of shape [batch, time, head_dim] for integer positions [batch, time]."""
-    inv_freq_f = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+def default_inv_freq(head_dim: int, theta: float) -> jnp.ndarray:
+    """[head_dim / 2] float32 inverse frequencies theta ** (-2 i / head_dim) of plain RoPE."""
+    return 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+
+
+def rope_angles(positions_bt: jnp.ndarray, inv_freq_f: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """(cos, sin) of shape [batch, time, head_dim] for integer positions [batch, time] and the [head_dim / 2]
+    inverse frequencies."""
     angles_btf = positions_bt.astype(jnp.float32)[..., None] * inv_freq_f
     angles_bth = jnp.concatenate([angles_btf, angles_btf], axis=-1)
     return jnp.cos(angles_bth), jnp.sin(angles_bth)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from rlpjax.config import ModelConfig
+from rlpjax.config import ModelConfig, RopeScalingConfig
 from rlpjax.model import Decoder
 
 FAMILY_CONFIGS = {
@@ -28,6 +28,13 @@ FAMILY_CONFIGS = {
 }
 """One tiny config per family: GQA with 1 KV head (llama), q/k/v bias (qwen2), q/k norm and head_dim != hidden/heads
 (qwen3)."""
+TINY_LLAMA3_SCALING = RopeScalingConfig(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                        original_max_position_embeddings=64)
+"""Llama 3.1's factors with a 64-token original context, so that at head_dim 10 and theta 10,000 the five
+frequencies fall in all three bands (wavelengths 6.3 kept, 39.7 blended, 250 and up divided by 8)."""
+LLAMA3_CONFIG = dataclasses.replace(FAMILY_CONFIGS["llama"], family="llama3", head_dim=10,
+                                    rope_scaling=TINY_LLAMA3_SCALING)
+"""The llama config under Llama 3's RoPE scaling (not in FAMILY_CONFIGS: its blocks are llama's, tested there)."""
 
 
 def random_model(cfg: ModelConfig, seed: int = 0) -> Decoder:

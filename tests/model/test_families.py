@@ -93,5 +93,5 @@ def test_a_family_file_is_enough_to_build_run_export_and_import(offset_norm_fami
 
 
 def test_an_unknown_family_is_one_line_naming_the_choices():
-    with pytest.raises(ConfigError, match="model.family='gpt2' is not one of llama, qwen2, qwen3; choose one"):
+    with pytest.raises(ConfigError, match="model.family='gpt2' is not one of llama, llama3, qwen2, qwen3; choose one"):
         Decoder(dataclasses.replace(FAMILY_CONFIGS["llama"], family="gpt2"), rngs=nnx.Rngs(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from model_helpers import FAMILY_CONFIGS, random_model
+from model_helpers import FAMILY_CONFIGS, LLAMA3_CONFIG, TINY_LLAMA3_SCALING, random_model
 from rlpjax.cli import main as cli_main
 from rlpjax.config import MeshConfig
 from rlpjax.config_io import ConfigError
@@ -31,9 +32,13 @@ def hf_model(family: str):
         "llama": transformers.LlamaConfig(**common, num_key_value_heads=1, head_dim=10, tie_word_embeddings=False),
         "qwen2": transformers.Qwen2Config(**common, num_key_value_heads=2, tie_word_embeddings=True, rope_theta=500.0),
         "qwen3": transformers.Qwen3Config(**common, num_key_value_heads=2, head_dim=12, tie_word_embeddings=False),
+        "llama3": transformers.LlamaConfig(**common, num_key_value_heads=1, head_dim=10, tie_word_embeddings=False,
+                                           rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0,
+                                                            **dataclasses.asdict(TINY_LLAMA3_SCALING)}),
     }
     torch.manual_seed(0)
-    model = getattr(transformers, f"{family.capitalize()}ForCausalLM")(configs[family]).eval()
+    architecture = {"llama3": "Llama"}.get(family, family.capitalize())
+    model = getattr(transformers, f"{architecture}ForCausalLM")(configs[family]).eval()
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
@@ -52,7 +57,7 @@ def hf_logits(model_or_path) -> np.ndarray:
 def hf_dirs(tmp_path_factory):
     """family -> (directory of a saved tiny HF model, its logits on TOKENS); qwen3 is saved in several shards."""
     out = {}
-    for family in ("llama", "qwen2", "qwen3"):
+    for family in ("llama", "qwen2", "qwen3", "llama3"):
         path = tmp_path_factory.mktemp(f"hf_{family}")
         model = hf_model(family)
         model.save_pretrained(path, max_shard_size="20KB" if family == "qwen3" else "1GB")
@@ -61,11 +66,14 @@ def hf_dirs(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3"])
+@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "llama3"])
 def test_import_matches_transformers(family, hf_dirs):
+    """llama3: a LlamaForCausalLM with rope_type "llama3" becomes family llama3 with its scaling."""
     path, expected = hf_dirs[family]
     cfg, model = load_hf_model(path)
     assert cfg.family == family
+    if family == "llama3":
+        assert cfg.rope_scaling == TINY_LLAMA3_SCALING
     np.testing.assert_allclose(model(jnp.asarray(TOKENS)), expected, atol=1e-4, rtol=1e-4)
 
 
@@ -76,9 +84,9 @@ def test_import_onto_a_mesh_matches_transformers(hf_dirs):
     np.testing.assert_allclose(model(jnp.asarray(TOKENS)), expected, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3"])
+@pytest.mark.parametrize("family", ["llama", "qwen2", "qwen3", "llama3"])
 def test_export_loads_in_transformers_with_equal_logits(family, tmp_path):
-    model = random_model(FAMILY_CONFIGS[family], seed=31)
+    model = random_model({**FAMILY_CONFIGS, "llama3": LLAMA3_CONFIG}[family], seed=31)
     save_hf_model(tmp_path, model.cfg, model)
     tokens = TOKENS % model.cfg.vocab_size
     assert np.array_equal(tokens, TOKENS)

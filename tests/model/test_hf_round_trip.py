@@ -172,14 +172,16 @@ def test_init_from_hf_takes_its_architecture_and_keeps_runtime_fields(tmp_path, 
     assert model_config_for_init(dataclasses.replace(cfg, run=Config().run)) == configured
 
 
-def test_llama3_rope_scaling_is_refused_naming_the_field():
+def test_unsupported_rope_scaling_is_refused_naming_the_field():
     hf = config_to_hf(FAMILY_CONFIGS["llama"])
     del hf["rope_parameters"]
-    hf["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                          "original_max_position_embeddings": 8192}
-    with pytest.raises(ConfigError, match=r"rope_scaling\.rope_type='llama3'") as err:
+    hf["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8192}
+    with pytest.raises(ConfigError, match=r"rope_scaling\.rope_type='yarn'.*implements default, llama3") as err:
         config_from_hf(hf)
     assert "\n" not in str(err.value)
+    hf["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0}  # a llama3 dict without its other keys
+    with pytest.raises(ConfigError, match="lacks low_freq_factor, high_freq_factor, original_max_position"):
+        config_from_hf(hf)
 
 
 def test_hub_ids_resolve_from_the_cache_or_fail_offline_in_one_line(tmp_path, monkeypatch):

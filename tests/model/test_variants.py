@@ -15,7 +15,7 @@ from rlpjax.objectives.logprobs import target_logprobs
 
 def _token_logprobs(logits, targets):
     return target_logprobs(logits, targets)[0]
-from rlpjax.model.rope import apply_rope, rope_angles
+from rlpjax.model.rope import apply_rope, default_inv_freq, rope_angles
 
 
 forward = nnx.jit(lambda model, tokens_bt: model(tokens_bt))
@@ -84,7 +84,7 @@ def test_rope_matches_complex_rotation():
     """Rotate-half RoPE equals multiplying (x_i + j x_{i+D/2}) by exp(j * pos * theta^(-2i/D))."""
     x = np.random.default_rng(2).normal(size=(1, 5, 2, 8)).astype(np.float32)
     positions = np.array([[0, 1, 2, 7, 30]])
-    cos, sin = rope_angles(jnp.asarray(positions), 8, 500.0)
+    cos, sin = rope_angles(jnp.asarray(positions), default_inv_freq(8, 500.0))
     got = np.asarray(apply_rope(jnp.asarray(x), cos, sin))
     freqs = 500.0 ** (-np.arange(0, 8, 2) / 8)
     rotation = np.exp(1j * positions[..., None, None] * freqs)
