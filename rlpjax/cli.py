@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("rlpjax.config_cli", "print a resolved config with every field's documentation"),
     "convert": ("rlpjax.model.convert_cli", "convert checkpoints between Hugging Face and rlpjax"),
     "tokenizer": ("rlpjax.data.tokenizer_cli", "train a byte-level BPE tokenizer"),
+    "data": ("rlpjax.data.data_cli", "data tools: tokenize text shards into a token cache"),
     "generate-data": ("rlpjax.reasoning.cli", "generate the controlled synthetic reasoning corpus"),
     "eval": ("rlpjax.eval.cli", "evaluate a checkpoint with pass@k (controlled suite, GSM8K, MATH-500)"),
     "bench": ("rlpjax.bench.cli", "benchmarks: data, ntp, sampler, rlp, all"),

@@ -1,14 +1,17 @@
 """`rlpjax bench <name> [--config FILE] [overrides...] [--json FILE]`: run one benchmark and print its figures.
 
     rlpjax bench all --json runs/bench/all.json    # NTP step, sampler, RLP step, data pipeline: one table
-    rlpjax bench ntp | sampler | data
+    rlpjax bench ntp | sampler
+    rlpjax bench data [--workers 1,2,4] [--hosts 8] [--batches 20]
     rlpjax bench rlp [--kg 4x4,8x8] [--layouts shared,naive] [--peer torch]
 
 Without `--config` each benchmark reads its own preset (`DEFAULT_CONFIG`): `ntp` the ~15M-parameter model of
 experiments/bench/ntp_15m.py (8 x 512), `rlp` and `sampler` the 4-layer x 256 Llama of
-experiments/bench/rlp_llama_4x256.py (RLP: 4 documents x 512, K = G = 4, thoughts <= 64), `data` the defaults;
-`all` runs each part on its own preset. `--config` benchmarks that config's model (and, for `ntp`, `rlp` and
-`data`, its shapes). Adding a benchmark is one entry in `BENCHMARKS`: a name -> function(cfg, args) -> dict.
+experiments/bench/rlp_llama_4x256.py (RLP: 4 documents x 512, K = G = 4, thoughts <= 64); `data` runs the data suite
+(text pipeline, tokenize workers, token cache, a simulated host's share, against a pod host's NTP consumption:
+rlpjax.bench.data), and `all` runs each part on its own preset. `--config` benchmarks that config's model (and, for
+`ntp`, `rlp` and `data`, its shapes). Adding a benchmark is one entry in `BENCHMARKS`: a name -> function(cfg, args)
+-> dict.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ NTP_PRESET = PRESETS / "ntp_15m.py"
 RLP_PRESET = PRESETS / "rlp_llama_4x256.py"
 
 
-def _bench_data(cfg: Config, args) -> dict:
-    from rlpjax.bench.data import bench_data
+def _bench_data(cfg: Config | None, args) -> dict:
+    """Without --config the data suite (rlpjax.bench.data.bench_data_suite); with it, that config's pipeline."""
+    from rlpjax.bench.data import DataSuiteSettings, bench_data, bench_data_suite
 
-    return bench_data(cfg.data)
+    if cfg is not None:
+        return bench_data(cfg.data)
+    workers = tuple(int(w) for w in args.workers.split(",") if w)
+    return bench_data_suite(DataSuiteSettings(workers=workers, hosts=args.hosts, batches=args.batches))
 
 
 def _bench_ntp(cfg: Config, args) -> dict:
@@ -87,8 +94,8 @@ DEFAULT_CONFIG: dict[str, str | None] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark to run")
     parser.add_argument("--config", default=None,
-                        help="preset .py or saved run config .json (default: experiments/quickstart.py; for "
-                             "`data`, the defaults)")
+                        help="preset .py or saved run config .json (default: each benchmark's preset; for "
+                             "`data`, the data suite instead of one config's pipeline)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     parser.add_argument("--kg", default=None,
                         help="rlp: comma-separated KxG settings (positions per document x thoughts per position), "
@@ -99,6 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rlp: add a peer implementation of the same step, run side by side (torch: "
                              "torch + transformers, in the public prototypes' layout; needs the hf extra)")
     parser.add_argument("--repeats", type=int, default=3, help="rlp: timed runs of each stage after a warm-up")
+    parser.add_argument("--workers", default="1,2,4", help="data: tokenize worker counts to time beside this process")
+    parser.add_argument("--hosts", type=int, default=8, help="data: simulated hosts whose host 0 share is timed")
+    parser.add_argument("--batches", type=int, default=20, help="data: timed batches of each pipeline part")
     parser.add_argument("overrides", nargs="*", help="dotted overrides such as data.seq_len=2048")
 
 
@@ -106,12 +116,16 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         cfg = resolve(args.config, args.overrides)
     else:
-        cfg = None if args.name == "all" else resolve(DEFAULT_CONFIG[args.name], args.overrides)
+        cfg = None if args.name in ("all", "data") else resolve(DEFAULT_CONFIG[args.name], args.overrides)
     figures = BENCHMARKS[args.name](cfg, args)
     if args.name == "all":
         from rlpjax.bench.all import format_table
 
         print(format_table(figures))
+    elif args.name == "data" and cfg is None:
+        from rlpjax.bench.data import format_data_table
+
+        print(format_data_table(figures))
     else:
         for key, value in figures.items():
             print(f"{key}: {_format(value)}")

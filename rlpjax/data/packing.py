@@ -1,7 +1,7 @@
 """Tokenized documents -> fixed-length rows -> numpy batches.
 
 A `DocCursor` walks the token ids of a document stream (tokenizing a chunk of documents at a time with
-`encode_batch`, BOS/EOS added) and remembers its place as a small JSON state. `take_row` cuts one row's pieces off
+`encode_batch`, or taking a token cache's ids as they are; BOS/EOS added) and remembers its place as a small JSON state. `take_row` cuts one row's pieces off
 it in one of four modes, and `rows_to_batch` lays rows out as the batch dict every trainer reads:
 
 - "tokens" [B, T] int32, pad_id where empty;
@@ -64,23 +64,26 @@ class DocCursor:
 
     def __init__(self, stream, tokenizer, *, add_bos: bool, add_eos: bool, chunk_docs: int = 64):
         self._stream, self._tokenizer, self._chunk_docs = stream, tokenizer, chunk_docs
-        self._prefix = [tokenizer.bos_id] if add_bos else []
-        self._suffix = [tokenizer.eos_id] if add_eos else []
+        self._prefix = np.asarray([tokenizer.bos_id] if add_bos else [], dtype=np.int32)
+        self._suffix = np.asarray([tokenizer.eos_id] if add_eos else [], dtype=np.int32)
         self._chunk_start, self._docs, self._doc, self._offset = stream.get_state(), [], 0, 0
         self.documents_started = 0
 
     def _read_chunk(self) -> None:
-        """Tokenize the next `chunk_docs` documents of the stream (fewer at its end; StopIteration if none)."""
+        """Tokenize the next `chunk_docs` documents of the stream (fewer at its end; StopIteration if none); a
+        document that is token ids already (a token cache's) is taken as it is."""
         self._chunk_start = self._stream.get_state()
-        texts = []
+        documents = []
         try:
-            while len(texts) < self._chunk_docs:
-                texts.append(self._stream.next())
+            while len(documents) < self._chunk_docs:
+                documents.append(self._stream.next())
         except StopIteration:
-            if not texts:
+            if not documents:
                 raise
-        self._docs = [np.asarray(self._prefix + ids + self._suffix, dtype=np.int32)
-                      for ids in encode_documents(self._tokenizer, texts)]
+        encoded = iter(encode_documents(self._tokenizer, [doc for doc in documents if isinstance(doc, str)]))
+        self._docs = [np.concatenate([self._prefix, np.asarray(next(encoded) if isinstance(doc, str) else doc,
+                                                               dtype=np.int32), self._suffix])
+                      for doc in documents]
         self._doc, self._offset = 0, 0
 
     def remaining(self) -> np.ndarray:

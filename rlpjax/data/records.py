@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 
 BAD_KINDS = ("malformed_json", "invalid_utf8", "missing_field", "non_string_field", "empty_document", "empty_file",
-             "unreadable_shard")
+             "unreadable_shard", "malformed_tokens")
 """Why a record was skipped: not JSON; not UTF-8 (or lone surrogates); no text field (or null); text not a string;
 text empty or whitespace only (empty lines included); a shard with no records at all (counted once per shard per
 epoch); a shard whose bytes cannot be decoded (truncated or non-gzip `.gz`, corrupt Parquet), whose remaining records
-are skipped (counted once per shard per epoch, its path logged)."""
+are skipped (counted once per shard per epoch, its path logged); a token-cache record that is not whole int32 ids."""
 
-Outcome = tuple[str | None, str | None]
-"""(document text, None) for a good record, (None, one of BAD_KINDS) for a skipped one."""
+Outcome = tuple[object, str | None]
+"""(document, None) for a good record (text, or int32 token ids from a token cache), (None, one of BAD_KINDS) for a
+skipped one."""
 
 NOT_OWNED: Outcome = (None, None)
 """What a reader yields for a record another share owns: neither parsed nor counted."""

@@ -163,6 +163,34 @@ def test_move_and_local_dir_on_gcs(gcs):
     assert fs.cat(f"{BUCKET}/moved/tree/a.txt") == b"alpha"
 
 
+def test_data_tokenize_writes_a_token_cache_to_gs(gcs, tmp_path):
+    """`rlpjax data tokenize --out gs://...` uploads the same bytes as a local run, and the tokens source finds its
+    manifest and shards there. (Training then reads the shards through array_record's own GCS client, which cannot
+    be pointed at this emulator, so that read is not run here; the arrayrecord format shares it.)"""
+    env, fs = gcs
+    texts = [f"document {i} " + "word " * (i % 7) for i in range(40)]
+    (tmp_path / "text.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    local = tmp_path / "cache"
+    script = textwrap.dedent(f"""
+        from rlpjax.cli import main
+        from rlpjax.data import token_cache
+        for out in ("{local}", "gs://{BUCKET}/cache"):
+            assert main(["data", "tokenize", "--input", "{tmp_path / 'text.jsonl'}", "--out", out,
+                         "--shard-tokens", "200"]) == 0
+        manifest = token_cache.read_manifest("gs://{BUCKET}/cache")
+        token_cache.check_tokenizer(manifest, "byte", "gs://{BUCKET}/cache")
+        print(token_cache.shard_paths(manifest, "gs://{BUCKET}/cache")[0])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    names = sorted(path.name for path in local.iterdir())
+    assert "manifest.json" in names and len(names) > 2
+    for name in names:
+        assert fs.cat(f"{BUCKET}/cache/{name}") == (local / name).read_bytes(), name
+    assert done.stdout.strip().splitlines()[-1] == f"gs://{BUCKET}/cache/tokens-00000.array_record"
+
+
 def test_a_gs_run_directory_without_gcsfs_is_one_line_naming_the_extra(monkeypatch, capsys):
     import importlib.util
 

@@ -4,7 +4,8 @@
     def open_jsonl(source: SourceConfig, share: Share):
         return FileStream(...)  # next() -> str | np.ndarray, get_state(), set_state(state), counts()
 
-`open_source(source, share)` finds the opener of `source.format` ("auto": by the path's suffix; no path: "builtin")
+`open_source(source, share)` finds the opener of `source.format` ("auto": a directory holding a format's `marker`
+file is of that format, else by the path's suffix; no path: "builtin")
 and returns the document stream of one share (`share.index` of `share.count` disjoint shares; the pipeline's lanes
 are shares). Every module of this package is imported the first time the registry is read, so adding a file is all a
 new format needs; openers import their heavy dependencies (pyarrow, grain) inside, so the registry is cheap to read.
@@ -39,24 +40,26 @@ class Share:
 
 @dataclasses.dataclass(frozen=True)
 class SourceType:
-    """A registered format: its opener and the file suffixes that format "auto" maps to it."""
+    """A registered format: its opener, the file suffixes that format "auto" maps to it, and the file whose presence
+    makes a directory one source of this format (a Hugging Face dataset's state.json, a token cache's manifest)."""
 
     name: str
     opener: Callable[[SourceConfig, Share], object]
     suffixes: tuple[str, ...]
+    marker: str | None = None
 
 
 _REGISTRY: dict[str, SourceType] = {}
 _LOADED = False
 
 
-def register_source(name: str, suffixes: tuple[str, ...] = ()):
-    """Decorator registering `opener(source, share) -> stream` as format `name` (and for files ending in
-    `suffixes` under format "auto")."""
+def register_source(name: str, suffixes: tuple[str, ...] = (), marker: str | None = None):
+    """Decorator registering `opener(source, share) -> stream` as format `name` (and, under format "auto", for
+    files ending in `suffixes` and directories holding a file named `marker`)."""
     def register(opener):
         if name in _REGISTRY and _REGISTRY[name].opener is not opener:
             raise ValueError(f"data source format {name!r} is registered twice")
-        _REGISTRY[name] = SourceType(name, opener, tuple(s.lower() for s in suffixes))
+        _REGISTRY[name] = SourceType(name, opener, tuple(s.lower() for s in suffixes), marker)
         return opener
 
     return register
@@ -87,6 +90,17 @@ def format_of(path: str) -> str | None:
     return None
 
 
+def format_of_directory(path: str) -> str | None:
+    """The format whose marker file directory `path` holds, or None (not a directory, or no marker)."""
+    from rlpjax.paths import as_path
+
+    directory = as_path(path.rstrip("/"))
+    markers = {t.marker: t.name for t in registry().values() if t.marker}
+    if not directory.is_dir():
+        return None
+    return next((fmt for marker, fmt in markers.items() if (directory / marker).is_file()), None)
+
+
 def check_format(fmt: str) -> None:
     """A user error naming the choices when `fmt` is not a registered format."""
     if fmt not in format_names():
@@ -100,5 +114,6 @@ def open_source(source: SourceConfig, share: Share):
     if fmt == "auto":
         from rlpjax.data.shards import resolve_shards
 
-        fmt = "builtin" if not source.path else resolve_shards(source.path, "auto")[1]
+        fmt = ("builtin" if not source.path else
+               format_of_directory(source.path) or resolve_shards(source.path, "auto")[1])
     return registry()[fmt].opener(source, share)

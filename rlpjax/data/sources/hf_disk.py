@@ -67,7 +67,7 @@ def column_dataset(files: tuple[str, ...], text_field: str):
     return grain.MapDataset.source(column), column.is_text
 
 
-@register_source("hf_disk", suffixes=(".arrow",))
+@register_source("hf_disk", suffixes=(".arrow",), marker="state.json")
 def open_hf_disk(source: SourceConfig, share: Share):
     dataset, is_text = column_dataset(tuple(data_files(source.path)), source.text_field)
     return IndexedStream(dataset, classify_column_value(is_text), share, name=source.name)
