@@ -184,6 +184,9 @@ class DataConfig:
     """Append EOS to every document: true, false, or None ("auto"): as the tokenizer's config says."""
     prefetch_batches: int = 2
     """Batches prepared ahead in a background thread (grain thread prefetch); 0: on demand in the calling thread."""
+    workers: int = 0
+    """Processes that build this host's lanes (reading and tokenizing on that many cores; the batches are the same
+    for any number, and a run may resume with another). 0: in the training process. Up to the host's lane count."""
     seed: int = 0
     """Seed of the shuffle and mixture order (independent of the model's seed)."""
     strict: bool = False

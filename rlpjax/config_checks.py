@@ -33,7 +33,7 @@ POSITIVE = (
 """Fields that must be > 0."""
 
 NON_NEGATIVE = (
-    "model.init_std", "data.shuffle_window", "data.num_epochs", "data.prefetch_batches",
+    "model.init_std", "data.shuffle_window", "data.num_epochs", "data.prefetch_batches", "data.workers",
     "optimizer.warmup_steps", "optimizer.min_lr_ratio", "optimizer.weight_decay", "optimizer.grad_clip_norm",
     "rlp.sampling.top_k", "grpo.sampling.top_k", "rlp.pg.kl_beta", "rlp.ntp_weight", "rlp.pg.eps_low",
     "rlp.pg.eps_high", "rlp.gamma", "rlp.pg.logits_chunk_tokens", "rlp.rollout_microbatch_rows",

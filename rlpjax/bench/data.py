@@ -4,8 +4,9 @@
 benchmark: on one corpus and tokenizer (the C4 sample and the Qwen3 tokenizer of ../shared/data when present) it
 measures, in one run, the text pipeline as it is, `rlpjax data tokenize` with 0 (this process) and 1, 2, 4 worker
 processes, the pipeline reading that token cache, and host 0's share on a simulated `hosts`-host layout
-(process_index=0, process_count=hosts) of both; and it sets them against what one host of the paper's pod must feed
-its chips (`PodShape`), the goal being at least `GOAL_OVER_NTP` times that.
+(process_index=0, process_count=hosts) of both, the text one also with 1, 2, 4 lane workers (data.workers); and it
+sets them against what one host of the paper's pod must feed its chips (`PodShape`), the goal being at least
+`GOAL_OVER_NTP` times that.
 """
 
 from __future__ import annotations
@@ -152,15 +153,20 @@ def bench_data_suite(s: DataSuiteSettings = DataSuiteSettings()) -> dict:
             # No prefetch: the timings are the host's work itself, not the draining of a buffer filled before.
             cfg = DataConfig(sources=(SourceConfig(name=name, path=path),), tokenizer=tokenizer, seq_len=s.seq_len,
                              global_batch_size=s.rows, mode="packed", num_epochs=0, prefetch_batches=0)
-            for part, host_count in ((name, 1), (f"{name}_host0of{s.hosts}", s.hosts)):
-                run = bench_data(cfg, batches=s.batches, process_count=host_count)
+            parts = [(name, 1, 0), (f"{name}_host0of{s.hosts}", s.hosts, 0)]
+            parts += [(f"text_host0of{s.hosts}_lane_workers{w}", s.hosts, w) for w in s.workers if name == "text"]
+            for part, host_count, lane_workers in parts:
+                run = bench_data(dataclasses.replace(cfg, workers=lane_workers), batches=s.batches,
+                                 process_count=host_count)
                 figures.update({f"{part}/{key}": run[key] for key in
                                 ("tokens_per_s", "real_tokens_per_s", "seconds", "host_rows", "hosts")})
     figures.update({f"pod/{key}": value for key, value in s.pod.figures().items()})
     need = figures["pod/host_tokens_per_s"]
     figures["cache_over_text"] = figures["cache/tokens_per_s"] / figures["text/tokens_per_s"]
-    for name in ("text", "cache"):
-        figures[f"{name}_host_share_over_ntp_host"] = figures[f"{name}_host0of{s.hosts}/tokens_per_s"] / need
+    shares = {"text": f"text_host0of{s.hosts}", "cache": f"cache_host0of{s.hosts}"}
+    shares |= {f"text_lane_workers{w}": f"text_host0of{s.hosts}_lane_workers{w}" for w in s.workers}
+    for name, part in shares.items():
+        figures[f"{name}_host_share_over_ntp_host"] = figures[f"{part}/tokens_per_s"] / need
     figures["goal_over_ntp_host"] = GOAL_OVER_NTP
     figures["goal_met_by_cache"] = figures["cache_host_share_over_ntp_host"] >= GOAL_OVER_NTP
     return figures
@@ -179,11 +185,18 @@ def format_data_table(f: dict) -> str:
         who = "this process (tokenizer threads)" if workers == 0 else f"{workers} worker process(es)"
         lines.append(f"| data tokenize, {who} | {f[key]:,.0f} | {f[key.replace('tokens_per_s', 'seconds')]:.1f} s |")
     hosts = next(k for k in f if k.startswith("text_host0of")).split("/")[0].removeprefix("text_host0of")
-    for name, what in (("text", "text pipeline (read + tokenize + pack)"), ("cache", "token-cache pipeline")):
-        lines.append(f"| {what}, all rows | {f[f'{name}/tokens_per_s']:,.0f} | {f[f'{name}/host_rows']} rows |")
-        share = f[f"{name}_host0of{hosts}/tokens_per_s"]
-        lines.append(f"| {what}, host 0 of {hosts} | {share:,.0f} | {f[f'{name}_host0of{hosts}/host_rows']} rows; "
-                     f"{f[f'{name}_host_share_over_ntp_host']:.1f}x a pod host's NTP consumption |")
+    text, cache = "text pipeline (read + tokenize + pack)", "token-cache pipeline"
+    rows = [(text, "all rows", "text", None), (text, f"host 0 of {hosts}", f"text_host0of{hosts}", "text")]
+    for key in sorted(k for k in f if k.startswith(f"text_host0of{hosts}_lane_workers") and k.endswith("/seconds")):
+        workers = key.split("/")[0].rsplit("lane_workers", 1)[1]
+        rows.append((text, f"host 0 of {hosts}, data.workers={workers}", key.split("/")[0],
+                     f"text_lane_workers{workers}"))
+    rows += [(cache, "all rows", "cache", None), (cache, f"host 0 of {hosts}", f"cache_host0of{hosts}", "cache")]
+    for what, which, part, ratio in rows:
+        note = f"{f[f'{part}/host_rows']} rows"
+        if ratio:
+            note += f"; {f[f'{ratio}_host_share_over_ntp_host']:.1f}x a pod host's NTP consumption"
+        lines.append(f"| {what}, {which} | {f[f'{part}/tokens_per_s']:,.0f} | {note} |")
     lines.append(f"| a pod host's NTP consumption | {f['pod/host_tokens_per_s']:,.0f} | goal: a host's share at >= "
                  f"{f['goal_over_ntp_host']:g}x ({'met' if f['goal_met_by_cache'] else 'not met'} by the cache) |")
     lines += ["", f"cache / text: {f['cache_over_text']:.1f}x; tokenize output identical for any workers: "

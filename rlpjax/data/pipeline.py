@@ -22,7 +22,6 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
-from grain.experimental import ThreadPrefetchDatasetIterator
 
 from rlpjax.config import DataConfig
 from rlpjax.config_io import ConfigError
@@ -138,10 +137,12 @@ class DataIterator:
     (of each step's global batch) this host's batches hold, in order."""
 
     def __init__(self, maker: _BatchMaker, prefetch: int, rows: range):
+        from grain.experimental import ThreadPrefetchDatasetIterator  # here: grain imports JAX (3 s a lane worker)
+
         self.rows = rows
-        # The prefetching iterator sits in a one-item list that a finalizer empties at exit, so grain's own
-        # __del__ runs while modules are still alive instead of during interpreter teardown.
-        self._box = [ThreadPrefetchDatasetIterator(maker, prefetch) if prefetch > 0 else maker]
+        # The prefetching iterator sits in a list that a finalizer empties at exit, so grain's own __del__ runs
+        # while modules are still alive instead of during interpreter teardown; the maker follows it (lane workers).
+        self._box = [ThreadPrefetchDatasetIterator(maker, prefetch) if prefetch > 0 else maker, maker]
         weakref.finalize(self, _close_boxed, self._box)
 
     def __iter__(self):
@@ -165,13 +166,16 @@ class DataIterator:
         return state_stats(self.get_state())
 
     def close(self) -> None:
-        """Stop the prefetch thread (also done when the iterator is garbage collected or at exit)."""
+        """Stop the prefetch thread and any lane workers (also done when the iterator is garbage collected or at
+        exit)."""
         _close_boxed(self._box)
 
 
 def _close_boxed(box: list) -> None:
-    if box and hasattr(box[0], "close"):
-        box.pop().close()
+    while box:
+        item = box.pop(0)
+        if hasattr(item, "close"):
+            item.close()
 
 
 def host_lanes(data_cfg: DataConfig, process_index: int, process_count: int) -> range:
@@ -184,12 +188,8 @@ def host_lanes(data_cfg: DataConfig, process_index: int, process_count: int) -> 
     return range(process_index * per_host, (process_index + 1) * per_host)
 
 
-def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, process_count: int = 1,
-                         lanes: range | None = None, split: str = "train",
-                         tokenizer: Tokenizer | None = None) -> DataIterator:
-    """The iterator over `lanes` (default: host `process_index` of `process_count`'s) of the mixture ("train":
-    data_cfg.sources, shuffled and repeated as configured; "eval": data_cfg.eval_sources, one pass in order).
-    `tokenizer` defaults to load_tokenizer(cfg)."""
+def _check_shape(data_cfg: DataConfig, split: str) -> tuple:
+    """The split's sources, after the user errors a data config can hold for it."""
     if split not in ("train", "eval"):
         raise ConfigError(f"data split {split!r} is unknown; use 'train' or 'eval'")
     if data_cfg.mode not in MODES:
@@ -198,10 +198,15 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, proces
         raise ConfigError(f"data.global_batch_size={data_cfg.global_batch_size} must be at least 1")
     if data_cfg.seq_len < 1:
         raise ConfigError(f"data.seq_len={data_cfg.seq_len} must be at least 1")
-    lanes = host_lanes(data_cfg, process_index, process_count) if lanes is None else lanes
     sources = data_cfg.sources if split == "train" else data_cfg.eval_sources
     if not sources:
         raise ConfigError(f"no data sources for split {split!r}; set data.{'sources' if split == 'train' else 'eval_sources'}")
+    return sources
+
+
+def batch_maker(data_cfg: DataConfig, split: str, lanes: range, tokenizer: Tokenizer | None = None) -> _BatchMaker:
+    """The synchronous batches of `lanes` of the split's mixture, in this process (also what a lane worker runs)."""
+    sources = _check_shape(data_cfg, split)
     tokenizer = tokenizer or load_tokenizer(data_cfg.tokenizer)
     add_bos = tokenizer.add_bos if data_cfg.add_bos is None else data_cfg.add_bos
     add_eos = tokenizer.add_eos if data_cfg.add_eos is None else data_cfg.add_eos
@@ -217,12 +222,34 @@ def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, proces
                           [s.weight for s in sources])
         return _Lane(mixture, DocCursor(mixture, tokenizer, add_bos=add_bos, add_eos=add_eos))
 
-    fingerprint = {"split": split, "sources": [[s.name, s.path, s.format] for s in sources], "mode": data_cfg.mode,
-                   "seq_len": data_cfg.seq_len, "global_rows": data_cfg.global_batch_size, "lanes": count,
-                   "seed": data_cfg.seed}
-    rows_per_lane = data_cfg.global_batch_size // count
-    maker = _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=rows_per_lane,
-                        seq_len=data_cfg.seq_len, mode=data_cfg.mode, pad_id=tokenizer.pad_id,
-                        fingerprint=fingerprint)
+    return _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=data_cfg.global_batch_size // count,
+                       seq_len=data_cfg.seq_len, mode=data_cfg.mode, pad_id=tokenizer.pad_id,
+                       fingerprint=fingerprint(data_cfg, split))
+
+
+def fingerprint(data_cfg: DataConfig, split: str) -> dict:
+    """What a saved data state must have been written for: the settings that decide every lane's rows."""
+    sources = data_cfg.sources if split == "train" else data_cfg.eval_sources
+    return {"split": split, "sources": [[s.name, s.path, s.format] for s in sources], "mode": data_cfg.mode,
+            "seq_len": data_cfg.seq_len, "global_rows": data_cfg.global_batch_size, "lanes": lane_count(data_cfg),
+            "seed": data_cfg.seed}
+
+
+def build_train_iterator(data_cfg: DataConfig, *, process_index: int = 0, process_count: int = 1,
+                         lanes: range | None = None, split: str = "train",
+                         tokenizer: Tokenizer | None = None) -> DataIterator:
+    """The iterator over `lanes` (default: host `process_index` of `process_count`'s) of the mixture ("train":
+    data_cfg.sources, shuffled and repeated as configured; "eval": data_cfg.eval_sources, one pass in order).
+    `tokenizer` defaults to load_tokenizer(cfg). With data.workers > 0 the lanes are built in that many worker
+    processes (rlpjax.data.lane_workers; each loads the tokenizer of data.tokenizer), with the same batches."""
+    _check_shape(data_cfg, split)
+    lanes = host_lanes(data_cfg, process_index, process_count) if lanes is None else lanes
+    rows_per_lane = data_cfg.global_batch_size // lane_count(data_cfg)
+    if data_cfg.workers > 0 and len(lanes) > 1:
+        from rlpjax.data.lane_workers import WorkerLanes
+
+        maker = WorkerLanes(data_cfg, split, lanes, min(data_cfg.workers, len(lanes)))
+    else:
+        maker = batch_maker(data_cfg, split, lanes, tokenizer)
     return DataIterator(maker, data_cfg.prefetch_batches, range(lanes.start * rows_per_lane,
                                                                 lanes.stop * rows_per_lane))

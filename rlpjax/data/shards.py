@@ -80,9 +80,10 @@ def guarded(records: Iterator[Outcome], path: str, strict: bool) -> Iterator[Out
     shard turns out unreadable part-way (a truncated or non-gzip `.gz`, a corrupt Parquet or Arrow file), so one bad
     shard among thousands costs its own records and nothing else; with `strict` (`data.strict`) it is a
     `ConfigError` naming the file instead."""
+    errors = unreadable_errors()  # not in the except clause: a generator closed mid-import would evaluate it there
     try:
         yield from records
-    except unreadable_errors() as err:
+    except errors as err:
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}"
         if strict:
             raise ConfigError(f"data shard {path!r} is unreadable ({reason}); replace or remove it, or set "

@@ -42,7 +42,7 @@ CORRUPT_DIR = "corrupt"
 
 RESUME_SAFE = ("run.steps", "run.name", "run.run_dir", "run.init_from", "run.log_every", "run.progress",
                "run.eval_every", "run.eval_batches", "run.peak_tflops", "run.max_nonfinite_steps", "checkpoint.",
-               "mesh.", "data.prefetch_batches", "data.strict")
+               "mesh.", "data.prefetch_batches", "data.workers", "data.strict")
 """Config keys (or prefixes ending in ".") that may change between a checkpoint and the run resuming from it."""
 
 

@@ -20,18 +20,21 @@ def figures():
 
 
 def test_every_part_is_timed_and_the_ratios_are_the_figures(figures):
-    for part in ("tokenize_w0", "tokenize_w1", "text", "cache", "text_host0of2", "cache_host0of2"):
+    for part in ("tokenize_w0", "tokenize_w1", "text", "cache", "text_host0of2", "cache_host0of2",
+                 "text_host0of2_lane_workers1"):
         assert figures[f"{part}/tokens_per_s"] > 0 and figures[f"{part}/seconds"] > 0, part
     assert figures["tokenize/identical_for_any_workers"] is True
     assert (figures["text/host_rows"], figures["text_host0of2/host_rows"], figures["cache_host0of2/hosts"]) == (8, 4, 2)
     assert figures["cache_over_text"] == pytest.approx(figures["cache/tokens_per_s"] / figures["text/tokens_per_s"])
     assert figures["cache_host_share_over_ntp_host"] == pytest.approx(
         figures["cache_host0of2/tokens_per_s"] / figures["pod/host_tokens_per_s"])
+    assert figures["text_lane_workers1_host_share_over_ntp_host"] == pytest.approx(
+        figures["text_host0of2_lane_workers1/tokens_per_s"] / figures["pod/host_tokens_per_s"])
     assert figures["goal_met_by_cache"] == (figures["cache_host_share_over_ntp_host"] >= 20)
     assert "built-in documents + byte tokenizer (not requested)" in figures["corpus"]
     table = format_data_table(figures)
     for row in ("data tokenize, this process", "data tokenize, 1 worker", "text pipeline (read + tokenize + pack), "
-                "host 0 of 2", "token-cache pipeline, all rows", "a pod host's NTP consumption"):
+                "host 0 of 2", "text pipeline (read + tokenize + pack), host 0 of 2, data.workers=1", "token-cache pipeline, all rows", "a pod host's NTP consumption"):
         assert f"| {row}" in table, row
 
 
