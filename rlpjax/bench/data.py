@@ -133,7 +133,7 @@ def bench_data_suite(s: DataSuiteSettings = DataSuiteSettings()) -> dict:
     from rlpjax.data.tokenize import TokenizeSettings, tokenize_to_cache
 
     figures: dict = {"machine": f"{platform.machine()} {platform.processor() or platform.system()}",
-                     "cpu_cores": os.cpu_count()}
+                     "cpu_cores": os.cpu_count(), "hosts": s.hosts, "workers": list(s.workers)}
     with tempfile.TemporaryDirectory(prefix="rlpjax-bench-data-") as tmp:
         corpus, tokenizer, note = suite_corpus(pathlib.Path(tmp), s)
         figures["corpus"] = note
@@ -180,17 +180,15 @@ def format_data_table(f: dict) -> str:
     lines = ["**rlpjax bench data**", "", f"- machine: {f['machine']}, {f['cpu_cores']} cores; corpus: {f['corpus']} "
              f"({f['tokenize/documents']:,} documents, {f['tokenize/tokens']:,} tokens)",
              f"- pod: {pod}", "", "| part | tokens/s | note |", "|---|---:|---|"]
-    for key in sorted(k for k in f if k.startswith("tokenize_w") and k.endswith("/tokens_per_s")):
-        workers = int(key.split("/")[0].removeprefix("tokenize_w"))
+    for workers in (0, *f["workers"]):
         who = "this process (tokenizer threads)" if workers == 0 else f"{workers} worker process(es)"
-        lines.append(f"| data tokenize, {who} | {f[key]:,.0f} | {f[key.replace('tokens_per_s', 'seconds')]:.1f} s |")
-    hosts = next(k for k in f if k.startswith("text_host0of")).split("/")[0].removeprefix("text_host0of")
+        lines.append(f"| data tokenize, {who} | {f[f'tokenize_w{workers}/tokens_per_s']:,.0f} | "
+                     f"{f[f'tokenize_w{workers}/seconds']:.1f} s |")
+    hosts = f["hosts"]
     text, cache = "text pipeline (read + tokenize + pack)", "token-cache pipeline"
     rows = [(text, "all rows", "text", None), (text, f"host 0 of {hosts}", f"text_host0of{hosts}", "text")]
-    for key in sorted(k for k in f if k.startswith(f"text_host0of{hosts}_lane_workers") and k.endswith("/seconds")):
-        workers = key.split("/")[0].rsplit("lane_workers", 1)[1]
-        rows.append((text, f"host 0 of {hosts}, data.workers={workers}", key.split("/")[0],
-                     f"text_lane_workers{workers}"))
+    rows += [(text, f"host 0 of {hosts}, data.workers={w}", f"text_host0of{hosts}_lane_workers{w}",
+              f"text_lane_workers{w}") for w in f["workers"]]
     rows += [(cache, "all rows", "cache", None), (cache, f"host 0 of {hosts}", f"cache_host0of{hosts}", "cache")]
     for what, which, part, ratio in rows:
         note = f"{f[f'{part}/host_rows']} rows"

@@ -1,8 +1,9 @@
 """Tokenized documents -> fixed-length rows -> numpy batches.
 
 A `DocCursor` walks the token ids of a document stream (tokenizing a chunk of documents at a time with
-`encode_batch`, or taking a token cache's ids as they are; BOS/EOS added) and remembers its place as a small JSON state. `take_row` cuts one row's pieces off
-it in one of four modes, and `rows_to_batch` lays rows out as the batch dict every trainer reads:
+`encode_batch`, or taking a token cache's ids as they are; BOS/EOS added) and remembers its place as a small JSON
+state. `take_row` cuts one row's pieces off it in one of four modes, and `rows_to_batch` lays rows out as the batch
+dict every trainer reads:
 
 - "tokens" [B, T] int32, pad_id where empty;
 - "segment_ids" [B, T] int32: 1, 2, ... per document piece within the row, 0 = padding;

@@ -137,12 +137,10 @@ class DataIterator:
     (of each step's global batch) this host's batches hold, in order."""
 
     def __init__(self, maker: _BatchMaker, prefetch: int, rows: range):
-        from grain.experimental import ThreadPrefetchDatasetIterator  # here: grain imports JAX (3 s a lane worker)
-
         self.rows = rows
         # The prefetching iterator sits in a list that a finalizer empties at exit, so grain's own __del__ runs
         # while modules are still alive instead of during interpreter teardown; the maker follows it (lane workers).
-        self._box = [ThreadPrefetchDatasetIterator(maker, prefetch) if prefetch > 0 else maker, maker]
+        self._box = [_prefetching(maker, prefetch) if prefetch > 0 else maker, maker]
         weakref.finalize(self, _close_boxed, self._box)
 
     def __iter__(self):
@@ -171,6 +169,14 @@ class DataIterator:
         _close_boxed(self._box)
 
 
+def _prefetching(maker, prefetch: int):
+    """`maker` behind grain's prefetch thread (imported here: grain imports JAX, 3 s that a lane worker, which
+    never prefetches, does not pay)."""
+    from grain.experimental import ThreadPrefetchDatasetIterator
+
+    return ThreadPrefetchDatasetIterator(maker, prefetch)
+
+
 def _close_boxed(box: list) -> None:
     while box:
         item = box.pop(0)
@@ -188,6 +194,11 @@ def host_lanes(data_cfg: DataConfig, process_index: int, process_count: int) -> 
     return range(process_index * per_host, (process_index + 1) * per_host)
 
 
+def split_sources(data_cfg: DataConfig, split: str) -> tuple:
+    """The sources of `split`: data.sources for "train", data.eval_sources for "eval"."""
+    return data_cfg.sources if split == "train" else data_cfg.eval_sources
+
+
 def _check_shape(data_cfg: DataConfig, split: str) -> tuple:
     """The split's sources, after the user errors a data config can hold for it."""
     if split not in ("train", "eval"):
@@ -198,7 +209,7 @@ def _check_shape(data_cfg: DataConfig, split: str) -> tuple:
         raise ConfigError(f"data.global_batch_size={data_cfg.global_batch_size} must be at least 1")
     if data_cfg.seq_len < 1:
         raise ConfigError(f"data.seq_len={data_cfg.seq_len} must be at least 1")
-    sources = data_cfg.sources if split == "train" else data_cfg.eval_sources
+    sources = split_sources(data_cfg, split)
     if not sources:
         raise ConfigError(f"no data sources for split {split!r}; set data.{'sources' if split == 'train' else 'eval_sources'}")
     return sources
@@ -229,7 +240,7 @@ def batch_maker(data_cfg: DataConfig, split: str, lanes: range, tokenizer: Token
 
 def fingerprint(data_cfg: DataConfig, split: str) -> dict:
     """What a saved data state must have been written for: the settings that decide every lane's rows."""
-    sources = data_cfg.sources if split == "train" else data_cfg.eval_sources
+    sources = split_sources(data_cfg, split)
     return {"split": split, "sources": [[s.name, s.path, s.format] for s in sources], "mode": data_cfg.mode,
             "seq_len": data_cfg.seq_len, "global_rows": data_cfg.global_batch_size, "lanes": lane_count(data_cfg),
             "seed": data_cfg.seed}

@@ -6,6 +6,8 @@ indexable source (global shuffle, step-indexed order), and it is refused when it
 
 from __future__ import annotations
 
+import functools
+
 from rlpjax.config import SourceConfig
 from rlpjax.data import token_cache
 from rlpjax.data.sources import Share, register_source
@@ -13,9 +15,16 @@ from rlpjax.data.sources.arrayrecord import record_dataset
 from rlpjax.data.streams import IndexedStream
 
 
+@functools.lru_cache(maxsize=16)
+def checked_shards(path: str, tokenizer: str) -> tuple[str, ...]:
+    """The shards of the cache at `path` once its manifest and tokenizer are checked: once per host, not per lane
+    (checking loads the tokenizer: about a second for Qwen3's, times 64 lanes)."""
+    manifest = token_cache.read_manifest(path)
+    token_cache.check_tokenizer(manifest, tokenizer, path)
+    return tuple(token_cache.shard_paths(manifest, path))
+
+
 @register_source("tokens", marker=token_cache.MANIFEST)
 def open_tokens(source: SourceConfig, share: Share):
-    manifest = token_cache.read_manifest(source.path)
-    token_cache.check_tokenizer(manifest, share.tokenizer, source.path)
-    dataset = record_dataset(tuple(token_cache.shard_paths(manifest, source.path)))
+    dataset = record_dataset(checked_shards(source.path, share.tokenizer))
     return IndexedStream(dataset, token_cache.decode_record, share, name=source.name)
