@@ -118,8 +118,8 @@ def suite_corpus(directory: pathlib.Path, s: DataSuiteSettings) -> tuple[str, st
         return str(path), str(QWEN3_TOKENIZER), f"{C4_SAMPLE.name} x {s.corpus_repeats} + Qwen3 tokenizer"
     from rlpjax.data.sources import Share, open_source
 
-    stream = open_source(SourceConfig(), Share())
-    path.write_text("".join(json.dumps({"text": stream.next()}) + "\n" for _ in range(s.generated_documents)))
+    stream = iter(open_source(SourceConfig(), Share()))
+    path.write_text("".join(json.dumps({"text": next(stream)}) + "\n" for _ in range(s.generated_documents)))
     why = "not requested" if not s.use_shared_data else f"{SHARED_DATA} absent"
     return str(path), "byte", f"{s.generated_documents} built-in documents + byte tokenizer ({why})"
 

@@ -1,7 +1,7 @@
 """Sources that need no files: the built-in English-like corpus and the controlled reasoning corpus.
 
-Both are infinite, step-indexed streams with the same interface as `rlpjax.data.streams` (next, get_state,
-set_state, counts). Host p of P takes documents p, p + P, p + 2P, ... of the global sequence.
+Both are step-indexed `rlpjax.data.streams.Documents` graphs: share p of P takes documents p, p + P, p + 2P, ... of
+the global sequence.
 
 The built-in corpus is procedurally generated from (seed, document index): short stories and arithmetic facts over
 a small vocabulary, so a tiny model's loss falls visibly within tens of steps (the CPU smoke run's default).
@@ -9,10 +9,14 @@ a small vocabulary, so a tiny model's loss falls visibly within tens of steps (t
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from rlpjax.config_io import ConfigError
-from rlpjax.data.records import check_text, zero_counts
+from rlpjax.data.records import NOT_OWNED, check_text
+from rlpjax.data.sources import Share
+from rlpjax.data.streams import Documents, Records
 
 _NAMES = ("Tom", "Mia", "Sam", "Lily", "Ben", "Anna", "Max", "Zoe")
 _THINGS = ("apples", "books", "cats", "stones", "cookies", "balls", "shells", "pens")
@@ -46,61 +50,31 @@ def builtin_document(seed: int, index: int) -> str:
     return " ".join(_sentence(rng) for _ in range(int(rng.integers(2, 7))))
 
 
-class BuiltinStream:
-    """The built-in corpus for one host; state {"index": documents of this host already produced}."""
+def builtin_documents(share: Share) -> Documents:
+    """The built-in corpus for one share: documents index, index + count, index + 2 count, ... (infinite)."""
+    def outcomes(start: int):
+        for index in itertools.count(share.index + start * share.count, share.count):
+            yield builtin_document(share.seed, index), None
 
-    def __init__(self, *, seed: int, process_index: int, process_count: int):
-        self._seed, self._process_index, self._process_count = seed, process_index, process_count
-        self._index = 0
-
-    def next(self) -> str:
-        text = builtin_document(self._seed, self._index * self._process_count + self._process_index)
-        self._index += 1
-        return text
-
-    def get_state(self) -> dict:
-        return {"index": self._index}
-
-    def set_state(self, state: dict) -> None:
-        self._index = state["index"]
-
-    def counts(self) -> dict[str, int]:
-        return zero_counts()
+    return Documents(lambda epoch: Records(outcomes), 1, "builtin")
 
 
-class ControlledStream:
-    """Synthetic reasoning documents from `rlpjax.reasoning.corpora.iter_documents(preset, seed)` for one host.
+def controlled_documents(preset: str, text_field: str, share: Share, name: str) -> Documents:
+    """Synthetic reasoning documents from `rlpjax.reasoning.corpora.iter_documents(preset, seed)` for one share
+    (items index, index + count, ...; one pass: a finite preset ends the stream). Items may be strings or dicts
+    holding `text_field`; bad ones are counted like file records. Resuming restarts the generator at the next
+    item (`start=`)."""
+    try:
+        from rlpjax.reasoning.corpora import iter_documents
+    except ImportError as err:
+        raise ConfigError(f"format 'controlled' needs rlpjax.reasoning.corpora, which does not import ({err})"
+                          ) from None
 
-    Items may be strings or dicts holding `text_field`; bad ones are counted like file records. State: the number
-    of global items consumed and the counts; resuming restarts the generator at that item (`start=`).
-    """
+    def outcomes(start: int):
+        for index, item in enumerate(iter_documents(preset, share.seed, start=start), start=start):
+            if index % share.count != share.index:
+                yield NOT_OWNED
+            else:
+                yield check_text(item.get(text_field) if isinstance(item, dict) else item)
 
-    def __init__(self, preset: str, text_field: str, *, seed: int, process_index: int, process_count: int):
-        try:
-            from rlpjax.reasoning.corpora import iter_documents
-        except ImportError as err:
-            raise ConfigError(f"format 'controlled' needs rlpjax.reasoning.corpora, which does not import ({err})") from None
-        self._make = lambda start: iter_documents(preset, seed, start=start)
-        self._text_field, self._process_index, self._process_count = text_field, process_index, process_count
-        self.set_state({"consumed": 0, "counts": zero_counts()})
-
-    def next(self) -> str:
-        while True:
-            item = next(self._items)  # StopIteration ends a finite preset
-            self._consumed += 1
-            if (self._consumed - 1) % self._process_count != self._process_index:
-                continue
-            text, bad = check_text(item.get(self._text_field) if isinstance(item, dict) else item)
-            if bad is None:
-                return text
-            self._counts[bad] += 1
-
-    def get_state(self) -> dict:
-        return {"consumed": self._consumed, "counts": dict(self._counts)}
-
-    def set_state(self, state: dict) -> None:
-        self._consumed, self._counts = state["consumed"], dict(state["counts"])
-        self._items = self._make(self._consumed)
-
-    def counts(self) -> dict[str, int]:
-        return dict(self._counts)
+    return Documents(lambda epoch: Records(outcomes), 1, name)

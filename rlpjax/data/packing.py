@@ -1,9 +1,9 @@
 """Tokenized documents -> fixed-length rows -> numpy batches.
 
-A `DocCursor` walks the token ids of a document stream (tokenizing a chunk of documents at a time with
-`encode_batch`, or taking a token cache's ids as they are; BOS/EOS added) and remembers its place as a small JSON
-state. `take_row` cuts one row's pieces off it in one of four modes, and `rows_to_batch` lays rows out as the batch
-dict every trainer reads:
+A `DocCursor` walks the token ids of a document iterator (a grain DatasetIterator: the lane's mixture; it tokenizes
+a chunk of documents at a time with `encode_batch`, or takes a token cache's ids as they are; BOS/EOS added) and
+remembers its place as a small JSON state. `take_row` cuts one row's pieces off it in one of four modes, and
+`rows_to_batch` lays rows out as the batch dict every trainer reads:
 
 - "tokens" [B, T] int32, pad_id where empty;
 - "segment_ids" [B, T] int32: 1, 2, ... per document piece within the row, 0 = padding;
@@ -61,13 +61,16 @@ def encode_documents(tokenizer, texts: list[str], piece_chars: int = PIECE_CHARS
 
 
 class DocCursor:
-    """Position in the token stream of a document stream: (chunk start state, document in chunk, token offset)."""
+    """Position in the token stream of a document iterator: (chunk start state, document in chunk, token offset).
+    The state also holds `frontier`, the iterator's state after the chunk was read, which only the statistics read
+    (the sources' counts as of the reading frontier)."""
 
     def __init__(self, stream, tokenizer, *, add_bos: bool, add_eos: bool, chunk_docs: int = 64):
         self._stream, self._tokenizer, self._chunk_docs = stream, tokenizer, chunk_docs
         self._prefix = np.asarray([tokenizer.bos_id] if add_bos else [], dtype=np.int32)
         self._suffix = np.asarray([tokenizer.eos_id] if add_eos else [], dtype=np.int32)
-        self._chunk_start, self._docs, self._doc, self._offset = stream.get_state(), [], 0, 0
+        self._chunk_start = self._frontier = stream.get_state()
+        self._docs, self._doc, self._offset = [], 0, 0
         self.documents_started = 0
 
     def _read_chunk(self) -> None:
@@ -77,10 +80,12 @@ class DocCursor:
         documents = []
         try:
             while len(documents) < self._chunk_docs:
-                documents.append(self._stream.next())
+                documents.append(next(self._stream))
         except StopIteration:
             if not documents:
+                self._frontier = self._stream.get_state()
                 raise
+        self._frontier = self._stream.get_state()
         encoded = iter(encode_documents(self._tokenizer, [doc for doc in documents if isinstance(doc, str)]))
         self._docs = [np.concatenate([self._prefix, np.asarray(next(encoded) if isinstance(doc, str) else doc,
                                                                dtype=np.int32), self._suffix])
@@ -110,11 +115,11 @@ class DocCursor:
 
     def get_state(self) -> dict:
         return {"chunk_start": self._chunk_start, "chunk_len": len(self._docs), "doc": self._doc,
-                "offset": self._offset, "documents_started": self.documents_started}
+                "offset": self._offset, "documents_started": self.documents_started, "frontier": self._frontier}
 
     def set_state(self, state: dict) -> None:
         self._stream.set_state(state["chunk_start"])
-        self._docs = []
+        self._docs, self._frontier = [], state["frontier"]
         if state["chunk_len"]:
             self._read_chunk()
         self._doc, self._offset = state["doc"], state["offset"]

@@ -2,11 +2,11 @@
 resume across process counts.
 
 The global batch of a step is cut into `data.lanes` lanes of global_batch_size / lanes consecutive rows. Lane l is
-an independent packer over its own disjoint share (share l of lanes) of every source of the mixture, so the rows it
-produces are a function of (config, seed, step) alone. A host builds only the lanes holding its rows
-(`build_train_iterator(cfg, process_index=p, process_count=P)`: lanes p * lanes/P ... (p+1) * lanes/P - 1, or an
-explicit `lanes=` range), reads and tokenizes only their shares, and yields numpy batches of its rows; the same
-rows come out of host p of P as out of the lanes' places in a one-process run.
+an independent grain dataset graph (lane.py: its own disjoint share, share l of lanes, of every source, mixed,
+packed and batched), so the rows it produces are a function of (config, seed, step) alone. A host builds only the
+lanes holding its rows (`build_train_iterator(cfg, process_index=p, process_count=P)`: lanes p * lanes/P ...
+(p+1) * lanes/P - 1, or an explicit `lanes=` range), reads and tokenizes only their shares, and yields numpy
+batches of its rows; the same rows come out of host p of P as out of the lanes' places in a one-process run.
 
 `it.get_state()` is a small JSON-serialisable dict holding the state of each of this host's lanes; `merge_states`
 joins every host's into the global state (what the checkpoint stores), and `it.set_state(state)` on a freshly built
@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import weakref
 
+import grain
 import numpy as np
 
 from rlpjax.config import DataConfig
 from rlpjax.config_io import ConfigError
-from rlpjax.data.mixture import Mixture
-from rlpjax.data.packing import MODES, DocCursor, rows_to_batch, take_row
+from rlpjax.data.lane import lane_dataset, lane_stats
+from rlpjax.data.mixture import mixture
+from rlpjax.data.packing import MODES
 from rlpjax.data.sources import Share, open_source
 from rlpjax.data.tokenizer import Tokenizer, load_tokenizer
 
-_STATE_VERSION = 2
+_STATE_VERSION = 3
+_OLD_STATES = {1: "per-host lanes", 2: "the grain dataset graph"}
+"""What each older data state version lacks (it cannot be resumed by this version)."""
 
 MAX_DEFAULT_LANES = 64
 """data.lanes=0 picks the largest divisor of global_batch_size up to this (enough for 64 hosts)."""
@@ -47,52 +51,24 @@ def lane_count(data_cfg: DataConfig) -> int:
     return max(d for d in range(1, min(rows, MAX_DEFAULT_LANES) + 1) if rows % d == 0)
 
 
-class _Lane:
-    """One lane: a mixture over this lane's shares of the sources, packed into rows by a DocCursor."""
+class _BatchMaker(grain.DatasetIterator):
+    """Synchronous batches of this host's lanes (each lane's rows in lane order): the host's end of the grain graph,
+    checkpointable, closing its lanes' iterators when closed."""
 
-    def __init__(self, mixture: Mixture, cursor: DocCursor):
-        self.mixture, self.cursor = mixture, cursor
-        self.counters = {"batches": 0, "tokens": 0, "truncated_tokens": 0}
-
-    def stats(self) -> dict[str, int]:
-        return self.mixture.counts() | self.counters | {"documents": self.cursor.documents_started}
-
-    def get_state(self) -> dict:
-        return {"cursor": self.cursor.get_state(), "counters": dict(self.counters), "stats": self.stats()}
-
-    def set_state(self, state: dict) -> None:
-        self.cursor.set_state(state["cursor"])
-        self.counters = dict(state["counters"])
-
-
-class _BatchMaker:
-    """Synchronous batches of this host's lanes (each lane's rows in lane order); a checkpointable iterator."""
-
-    def __init__(self, lanes: dict[int, _Lane], *, rows_per_lane: int, seq_len: int, mode: str, pad_id: int,
-                 fingerprint: dict):
-        self._lanes = lanes
-        self._rows_per_lane, self._seq_len, self._mode, self._pad_id = rows_per_lane, seq_len, mode, pad_id
-        self._fingerprint = fingerprint
-
-    def __iter__(self):
-        return self
+    def __init__(self, lanes: dict[int, grain.DatasetIterator], *, rows_per_lane: int, fingerprint: dict):
+        super().__init__(list(lanes.values()))
+        self._lanes, self._rows_per_lane, self._fingerprint = lanes, rows_per_lane, fingerprint
 
     def __next__(self) -> dict[str, np.ndarray]:
-        rows = []
-        for lane in self._lanes.values():
-            truncated = 0
-            for _ in range(self._rows_per_lane):
-                pieces, dropped = take_row(lane.cursor, self._seq_len, self._mode)
-                rows.append(pieces)
-                truncated += dropped
-            lane.counters["batches"] += 1
-            lane.counters["tokens"] += sum(len(piece) for pieces in rows[-self._rows_per_lane:] for piece in pieces)
-            lane.counters["truncated_tokens"] += truncated
-        return rows_to_batch(rows, self._seq_len, self._pad_id, with_lengths=self._mode == "documents")
+        parts = [next(lane) for lane in self._lanes.values()]
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
     def get_state(self) -> dict:
-        return {"version": _STATE_VERSION, "config": self._fingerprint,
-                "lanes": {str(index): lane.get_state() for index, lane in self._lanes.items()}}
+        lanes = {}
+        for index, lane in self._lanes.items():
+            graph = lane.get_state()
+            lanes[str(index)] = {"graph": graph, "stats": lane_stats(graph, self._rows_per_lane)}
+        return {"version": _STATE_VERSION, "config": self._fingerprint, "lanes": lanes}
 
     def set_state(self, state: dict) -> None:
         check_state(state, self._fingerprint)
@@ -101,14 +77,15 @@ class _BatchMaker:
             raise ConfigError(f"the saved data state holds no state for lanes {missing[:4]}; resume from a state "
                               "merged over every process (rlpjax.data.merge_states)")
         for index, lane in self._lanes.items():
-            lane.set_state(state["lanes"][str(index)])
+            lane.set_state(state["lanes"][str(index)]["graph"])
 
 
 def check_state(state: dict, fingerprint: dict) -> None:
     """A user error unless `state` is a data state of this format written for the same data config."""
-    if state.get("version") == 1:
-        raise ConfigError("the saved data state predates per-host lanes (data state version 1, rlpjax before issue "
-                          "16); resume it with the rlpjax version that wrote it, or start the run afresh")
+    if state.get("version") in _OLD_STATES:
+        raise ConfigError(f"the saved data state predates {_OLD_STATES[state['version']]} (data state version "
+                          f"{state['version']}); resume it with the rlpjax version that wrote it, or start the run "
+                          "afresh")
     if state.get("version") != _STATE_VERSION or state.get("config") != fingerprint:
         raise ConfigError(
             f"the saved data state was written for data config {state.get('config')} but this run has "
@@ -170,8 +147,7 @@ class DataIterator:
 
 
 def _prefetching(maker, prefetch: int):
-    """`maker` behind grain's prefetch thread (imported here: grain imports JAX, 3 s that a lane worker, which
-    never prefetches, does not pay)."""
+    """`maker` behind grain's prefetch thread."""
     from grain.experimental import ThreadPrefetchDatasetIterator
 
     return ThreadPrefetchDatasetIterator(maker, prefetch)
@@ -224,17 +200,18 @@ def batch_maker(data_cfg: DataConfig, split: str, lanes: range, tokenizer: Token
     if (add_bos and tokenizer.bos_id is None) or (add_eos and tokenizer.eos_id is None):
         raise ConfigError("data.add_bos / data.add_eos ask for a token this tokenizer does not define; set it to false")
     train, count = split == "train", lane_count(data_cfg)
+    rows_per_lane = data_cfg.global_batch_size // count
 
-    def lane(index: int) -> _Lane:
+    def lane(index: int) -> grain.DatasetIterator:
         share = Share(index=index, count=count, seed=data_cfg.seed, shuffle=data_cfg.shuffle and train,
                       window=data_cfg.shuffle_window, num_epochs=data_cfg.num_epochs if train else 1,
                       strict=data_cfg.strict, tokenizer=data_cfg.tokenizer)
-        mixture = Mixture([s.name for s in sources], [open_source(s, share) for s in sources],
-                          [s.weight for s in sources])
-        return _Lane(mixture, DocCursor(mixture, tokenizer, add_bos=add_bos, add_eos=add_eos))
+        documents = mixture([s.name for s in sources], [open_source(s, share) for s in sources],
+                            [s.weight for s in sources])
+        return iter(lane_dataset(documents, tokenizer, rows_per_lane=rows_per_lane, seq_len=data_cfg.seq_len,
+                                 mode=data_cfg.mode, add_bos=add_bos, add_eos=add_eos))
 
-    return _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=data_cfg.global_batch_size // count,
-                       seq_len=data_cfg.seq_len, mode=data_cfg.mode, pad_id=tokenizer.pad_id,
+    return _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=rows_per_lane,
                        fingerprint=fingerprint(data_cfg, split))
 
 

@@ -20,7 +20,8 @@ Outcome = tuple[object, str | None]
 skipped one."""
 
 NOT_OWNED: Outcome = (None, None)
-"""What a reader yields for a record another share owns: neither parsed nor counted."""
+"""What a reader yields for a record another share owns (this very object: it is told apart by identity): neither
+parsed nor counted."""
 
 
 def check_text(value: object) -> Outcome:

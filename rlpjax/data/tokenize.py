@@ -151,11 +151,8 @@ class TokenizeSettings:
 
 def _documents(stream, chunk_docs: int) -> Iterator[list[str]]:
     chunk = []
-    while True:
-        try:
-            chunk.append(stream.next())
-        except StopIteration:
-            break
+    for document in stream:
+        chunk.append(document)
         if len(chunk) == chunk_docs:
             yield chunk
             chunk = []
@@ -175,7 +172,7 @@ def tokenize_to_cache(s: TokenizeSettings, progress=None) -> dict:
     source = SourceConfig(name="input", path=s.input, format=s.format, text_field=s.text_field)
     if "tokens" in (source.format, format_of_directory(s.input)):
         raise ConfigError("--input is already a token cache; give the text shards it was made from")
-    stream = open_source(source, Share(window=256))  # no shuffle: the window only batches reads
+    stream = iter(open_source(source, Share()))
     writer = _ShardWriter(s.out)
     for flat, lengths in encoded_chunks(_documents(stream, s.chunk_docs), s.tokenizer, s.workers):
         for ids in np.split(flat, np.cumsum(lengths)[:-1]):

@@ -23,12 +23,7 @@ DEFAULT_SPECIALS = ("<|pad|>", "<|bos|>", "<|eos|>", "<think>", "</think>")
 
 def iter_texts(input_glob: str, text_field: str) -> Iterator[str]:
     """Every good document of the files matching `input_glob`, in order, once."""
-    stream = open_source(SourceConfig(name="input", path=input_glob, text_field=text_field), Share(window=256))
-    while True:
-        try:
-            yield stream.next()
-        except StopIteration:
-            return
+    yield from iter(open_source(SourceConfig(name="input", path=input_glob, text_field=text_field), Share()))
 
 
 def train_bpe(texts: Iterator[str], *, vocab_size: int, special_tokens: Sequence[str], split_digits: bool):

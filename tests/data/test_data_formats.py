@@ -1,11 +1,14 @@
 """The same documents as JSONL, JSONL.gz, Parquet and ArrayRecord give identical token streams."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from rlpjax.config_io import ConfigError
 from rlpjax.data import build_train_iterator, load_tokenizer
-from rlpjax.data.sources import Share, open_source
+from rlpjax.data.sources import Share, format_names, open_source
 from rlpjax.config import SourceConfig
 from data_corpus import drain, file_config, sample_texts, write_shards
 
@@ -36,11 +39,7 @@ def test_directory_and_glob_of_shards_cover_every_document(tmp_path, fmt):
     texts = sample_texts(30)
     write_shards(tmp_path, texts, fmt, shards=3)
     for path in (str(tmp_path), str(tmp_path / "part-*")):
-        stream = open_source(SourceConfig(path=path), Share(seed=1, shuffle=True, window=4))
-        got = []
-        with pytest.raises(StopIteration):
-            while True:
-                got.append(stream.next())
+        got = list(open_source(SourceConfig(path=path), Share(seed=1, shuffle=True, window=4)))
         assert sorted(got) == sorted(texts)
 
 
@@ -53,3 +52,11 @@ def test_missing_path_and_bad_tokenizer_are_config_errors(tmp_path):
         load_tokenizer(str(bad))
     with pytest.raises(ConfigError, match="neither"):
         load_tokenizer(str(tmp_path / "missing"))
+
+
+def test_reading_the_source_registry_imports_neither_grain_nor_jax():
+    """Config checks read the registry; the openers import the grain graph (and so JAX) only when a source opens."""
+    code = ("import sys; from rlpjax.data.sources import format_names; names = format_names(); "
+            "print(len(names), 'grain' in sys.modules, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(len(format_names())), "False", "False"]

@@ -22,22 +22,14 @@ def _save(directory, texts, files=2):
     (directory / "state.json").write_text(json.dumps({"_data_files": [{"filename": n} for n in names]}))
 
 
-def _drain(stream) -> list:
-    got = []
-    with pytest.raises(StopIteration):
-        while True:
-            got.append(stream.next())
-    return got
-
-
 def test_saved_dataset_reads_every_row_in_order_and_in_disjoint_shares(tmp_path):
     texts = sample_texts(11)
     _save(tmp_path / "train", texts)
     source = SourceConfig(name="hf", path=str(tmp_path / "train"), format="hf_disk")
-    assert _drain(open_source(source, Share())) == texts
+    assert list(open_source(source, Share())) == texts
     auto = SourceConfig(name="hf", path=str(tmp_path / "train"))  # the state.json marker, not its .json suffix
-    assert _drain(open_source(auto, Share())) == texts
-    shares = [_drain(open_source(source, Share(index=i, count=2, shuffle=True, seed=4))) for i in range(2)]
+    assert list(open_source(auto, Share())) == texts
+    shares = [list(open_source(source, Share(index=i, count=2, shuffle=True, seed=4))) for i in range(2)]
     assert sorted(shares[0] + shares[1]) == sorted(texts) and not set(shares[0]) & set(shares[1])
 
 

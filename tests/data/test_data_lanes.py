@@ -45,3 +45,5 @@ def test_a_host_state_alone_and_an_old_state_are_refused_in_one_line(tmp_path):
         build_train_iterator(cfg).set_state(host0.get_state())
     with pytest.raises(ConfigError, match="predates per-host lanes"):
         build_train_iterator(cfg).set_state({"version": 1})
+    with pytest.raises(ConfigError, match="predates the grain dataset graph .*start the run afresh"):
+        build_train_iterator(cfg).set_state({"version": 2, "lanes": {}})

@@ -1,51 +1,44 @@
 """A weighted mixture follows its weights within one document per source, in a deterministic order."""
 
-import numpy as np
+import itertools
+
+import pytest
 
 from rlpjax.config import DataConfig, SourceConfig
+from rlpjax.config_io import ConfigError
 from rlpjax.data import build_train_iterator
-from rlpjax.data.mixture import Mixture, mixture_choice
+from rlpjax.data.mixture import mixture, mixture_counts
+from rlpjax.data.streams import Documents, Records
 from data_corpus import write_shards
 
 
-class _Tagged:
-    """A stream producing "<tag> <n>" forever."""
-
-    def __init__(self, tag):
-        self.tag, self.n = tag, 0
-
-    def next(self):
-        self.n += 1
-        return f"{self.tag} {self.n - 1}"
-
-    def get_state(self):
-        return {"n": self.n}
-
-    def set_state(self, state):
-        self.n = state["n"]
-
-    def counts(self):
-        return {}
+def _tagged(tag: str) -> Documents:
+    """A source producing "<tag> <n>" forever."""
+    return Documents(lambda epoch: Records(lambda start: ((f"{tag} {n}", None) for n in itertools.count(start))), 0,
+                     tag)
 
 
 def test_mixture_proportions_match_weights_and_order_is_deterministic():
     weights = [0.5, 0.3, 0.2]
     draws = []
     for _ in range(2):
-        mixture = Mixture(["a", "b", "c"], [_Tagged(t) for t in "abc"], weights)
-        draws.append([mixture.next().split()[0] for _ in range(1000)])
+        mixed = iter(mixture(["a", "b", "c"], [_tagged(t) for t in "abc"], weights))
+        draws.append([next(mixed).split()[0] for _ in range(1000)])
     assert draws[0] == draws[1]
-    for n in (10, 97, 1000):
+    for n in range(1, 1001):  # every prefix: within one document of each source's share
         for tag, weight in zip("abc", weights):
             assert abs(draws[0][:n].count(tag) - weight * n) <= 1.0, (tag, n)
-    assert mixture.counts()["docs/a"] == 500
+    counts = mixture_counts(mixed.get_state())
+    assert (counts["docs/a"], counts["docs/b"], counts["docs/c"]) == (500, 300, 200)
 
 
-def test_mixture_choice_picks_the_most_lagging_source():
-    weights = np.array([0.25, 0.75])
-    assert mixture_choice(weights, [0, 0]) == 1  # 0.75 > 0.25 lag
-    assert mixture_choice(weights, [0, 1]) == 0  # lags: 0.5 - 0 vs 1.5 - 1
-    assert mixture_choice(weights, [1, 2]) == 1  # lags: 1 - 1 vs 3 - 2
+def test_mixture_refuses_empty_zero_weighted_and_repeated_sources():
+    with pytest.raises(ConfigError, match="empty"):
+        mixture([], [], [])
+    with pytest.raises(ConfigError, match="positive"):
+        mixture(["a", "b"], [_tagged("a"), _tagged("b")], [1.0, 0.0])
+    with pytest.raises(ConfigError, match="repeat"):
+        mixture(["a", "a"], [_tagged("a"), _tagged("a")], [1.0, 1.0])
 
 
 def test_pipeline_mixture_of_files_and_builtin_draws_documents_by_weight(tmp_path):

@@ -13,13 +13,8 @@ from data_corpus import sample_texts, write_shards
 
 
 def _epoch(path: str, process_index: int, process_count: int) -> list[str]:
-    stream = open_source(SourceConfig(path=path), Share(index=process_index, count=process_count, seed=3,
-                                                        shuffle=True, window=5, num_epochs=1))
-    texts = []
-    with pytest.raises(StopIteration):
-        while True:
-            texts.append(stream.next())
-    return texts
+    return list(open_source(SourceConfig(path=path), Share(index=process_index, count=process_count, seed=3,
+                                                           shuffle=True, window=5, num_epochs=1)))
 
 
 @pytest.mark.parametrize("fmt,shards", [("jsonl", 1), ("jsonl", 4), ("parquet", 3), ("arrayrecord", 2)])
@@ -33,8 +28,8 @@ def test_two_hosts_read_disjoint_shares_whose_union_is_the_corpus(tmp_path, fmt,
 
 
 def test_builtin_hosts_interleave_the_global_sequence():
-    streams = [open_source(SourceConfig(), Share(index=p, count=2, seed=5, num_epochs=0)) for p in range(2)]
-    got = [streams[i % 2].next() for i in range(10)]
+    streams = [iter(open_source(SourceConfig(), Share(index=p, count=2, seed=5, num_epochs=0))) for p in range(2)]
+    got = [next(streams[i % 2]) for i in range(10)]
     assert got == [builtin_document(5, i) for i in range(10)]
 
 

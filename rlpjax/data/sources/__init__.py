@@ -2,13 +2,14 @@
 
     @register_source("jsonl", suffixes=(".jsonl", ".jsonl.gz"))
     def open_jsonl(source: SourceConfig, share: Share):
-        return FileStream(...)  # next() -> str | np.ndarray, get_state(), set_state(state), counts()
+        return file_stream(source, share, "jsonl", read_jsonl)  # a grain graph: rlpjax.data.streams.Documents
 
 `open_source(source, share)` finds the opener of `source.format` ("auto": a directory holding a format's `marker`
-file is of that format, else by the path's suffix; no path: "builtin")
-and returns the document stream of one share (`share.index` of `share.count` disjoint shares; the pipeline's lanes
-are shares). Every module of this package is imported the first time the registry is read, so adding a file is all a
-new format needs; openers import their heavy dependencies (pyarrow, grain) inside, so the registry is cheap to read.
+file is of that format, else by the path's suffix; no path: "builtin") and returns the documents of one share
+(`share.index` of `share.count` disjoint shares; the pipeline's lanes are shares) as a `Documents` grain dataset
+(streams.py: build it with `file_stream` for stream-read shards, `indexed_stream` for a random-access MapDataset).
+Every module of this package is imported the first time the registry is read, so adding a file is all a new format
+needs; openers import their heavy dependencies (pyarrow, array_record) inside, so the registry is cheap to read.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from rlpjax.config import SourceConfig
 from rlpjax.data.records import parse_json_record
 from rlpjax.data.shards import resolve_shards
 from rlpjax.data.sources import Share, register_source
-from rlpjax.data.streams import IndexedStream
 
 
 @functools.lru_cache(maxsize=16)
@@ -22,6 +21,8 @@ def record_dataset(shards: tuple[str, ...]):
 
 @register_source("arrayrecord", suffixes=(".array_record", ".arrayrecord"))
 def open_arrayrecord(source: SourceConfig, share: Share):
+    from rlpjax.data.streams import indexed_stream
+
     shards, _ = resolve_shards(source.path, "arrayrecord")
-    return IndexedStream(record_dataset(tuple(shards)), lambda raw: parse_json_record(raw, source.text_field), share,
+    return indexed_stream(record_dataset(tuple(shards)), lambda raw: parse_json_record(raw, source.text_field), share,
                          name=source.name)

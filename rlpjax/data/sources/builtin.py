@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from rlpjax.config import SourceConfig
-from rlpjax.data.generated import BuiltinStream, ControlledStream
 from rlpjax.data.sources import Share, register_source
 
 
 @register_source("builtin")
 def open_builtin(source: SourceConfig, share: Share):
+    from rlpjax.data.generated import builtin_documents
+
     del source
-    return BuiltinStream(seed=share.seed, process_index=share.index, process_count=share.count)
+    return builtin_documents(share)
 
 
 @register_source("controlled")
 def open_controlled(source: SourceConfig, share: Share):
-    return ControlledStream(source.path, source.text_field, seed=share.seed, process_index=share.index,
-                            process_count=share.count)
+    from rlpjax.data.generated import controlled_documents
+
+    return controlled_documents(source.path, source.text_field, share, source.name)

@@ -18,7 +18,6 @@ from rlpjax.config_io import ConfigError
 from rlpjax.data.shards import resolve_shards
 from rlpjax.data.sources import Share, register_source
 from rlpjax.data.sources.parquet import classify_column_value, is_text_type, require_column
-from rlpjax.data.streams import IndexedStream
 
 
 def data_files(path: str) -> list[str]:
@@ -69,5 +68,7 @@ def column_dataset(files: tuple[str, ...], text_field: str):
 
 @register_source("hf_disk", suffixes=(".arrow",), marker="state.json")
 def open_hf_disk(source: SourceConfig, share: Share):
+    from rlpjax.data.streams import indexed_stream
+
     dataset, is_text = column_dataset(tuple(data_files(source.path)), source.text_field)
-    return IndexedStream(dataset, classify_column_value(is_text), share, name=source.name)
+    return indexed_stream(dataset, classify_column_value(is_text), share, name=source.name)

@@ -12,7 +12,6 @@ from rlpjax.config import SourceConfig
 from rlpjax.data.records import Outcome, parse_json_record
 from rlpjax.data.shards import owned_or_skipped
 from rlpjax.data.sources import Share, register_source
-from rlpjax.data.streams import file_stream
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -34,4 +33,6 @@ def read_jsonl(path: str, text_field: str, start: int, owned: Callable[[int], bo
 
 @register_source("jsonl", suffixes=(".jsonl", ".json", ".jsonl.gz", ".json.gz"))
 def open_jsonl(source: SourceConfig, share: Share):
+    from rlpjax.data.streams import file_stream
+
     return file_stream(source, share, "jsonl", read_jsonl)

@@ -11,7 +11,6 @@ from rlpjax.config_io import ConfigError
 from rlpjax.data.records import Outcome, check_text
 from rlpjax.data.shards import owned_or_skipped
 from rlpjax.data.sources import Share, register_source
-from rlpjax.data.streams import file_stream
 
 
 def is_text_type(arrow_type) -> bool:
@@ -64,4 +63,6 @@ def _row_group_at(parquet, start: int) -> tuple[int, int]:
 
 @register_source("parquet", suffixes=(".parquet",))
 def open_parquet(source: SourceConfig, share: Share):
+    from rlpjax.data.streams import file_stream
+
     return file_stream(source, share, "parquet", read_parquet)

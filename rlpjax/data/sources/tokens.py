@@ -12,7 +12,6 @@ from rlpjax.config import SourceConfig
 from rlpjax.data import token_cache
 from rlpjax.data.sources import Share, register_source
 from rlpjax.data.sources.arrayrecord import record_dataset
-from rlpjax.data.streams import IndexedStream
 
 
 @functools.lru_cache(maxsize=16)
@@ -26,5 +25,7 @@ def checked_shards(path: str, tokenizer: str) -> tuple[str, ...]:
 
 @register_source("tokens", marker=token_cache.MANIFEST)
 def open_tokens(source: SourceConfig, share: Share):
+    from rlpjax.data.streams import indexed_stream
+
     dataset = record_dataset(checked_shards(source.path, share.tokenizer))
-    return IndexedStream(dataset, token_cache.decode_record, share, name=source.name)
+    return indexed_stream(dataset, token_cache.decode_record, share, name=source.name)
