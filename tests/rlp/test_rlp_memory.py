@@ -48,7 +48,8 @@ def _assert_same_rollout(a, b):
         np.testing.assert_allclose(np.asarray(a[name]), np.asarray(b[name]), atol=2e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("microbatch_rows", [6, 12])
+@pytest.mark.parametrize("microbatch_rows", [6, pytest.param(12, marks=pytest.mark.slow)])  # 6: one document a
+# micro-batch, 12: two; the same code path, so the default run keeps one
 def test_microbatched_rollout_equals_one_batch(parts, microbatch_rows):
     graphdef, params, ema, batch, whole = parts
     micro = run_rollout(graphdef, params, ema, ema, batch, jax.random.PRNGKey(5),
