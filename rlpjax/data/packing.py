@@ -83,9 +83,9 @@ class DocCursor:
                 documents.append(next(self._stream))
         except StopIteration:
             if not documents:
-                self._frontier = self._stream.get_state()
                 raise
-        self._frontier = self._stream.get_state()
+        finally:
+            self._frontier = self._stream.get_state()
         encoded = iter(encode_documents(self._tokenizer, [doc for doc in documents if isinstance(doc, str)]))
         self._docs = [np.concatenate([self._prefix, np.asarray(next(encoded) if isinstance(doc, str) else doc,
                                                                dtype=np.int32), self._suffix])

@@ -55,20 +55,17 @@ class _BatchMaker(grain.DatasetIterator):
     """Synchronous batches of this host's lanes (each lane's rows in lane order): the host's end of the grain graph,
     checkpointable, closing its lanes' iterators when closed."""
 
-    def __init__(self, lanes: dict[int, grain.DatasetIterator], *, rows_per_lane: int, fingerprint: dict):
+    def __init__(self, lanes: dict[int, grain.DatasetIterator], *, fingerprint: dict):
         super().__init__(list(lanes.values()))
-        self._lanes, self._rows_per_lane, self._fingerprint = lanes, rows_per_lane, fingerprint
+        self._lanes, self._fingerprint = lanes, fingerprint
 
     def __next__(self) -> dict[str, np.ndarray]:
         parts = [next(lane) for lane in self._lanes.values()]
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
     def get_state(self) -> dict:
-        lanes = {}
-        for index, lane in self._lanes.items():
-            graph = lane.get_state()
-            lanes[str(index)] = {"graph": graph, "stats": lane_stats(graph, self._rows_per_lane)}
-        return {"version": _STATE_VERSION, "config": self._fingerprint, "lanes": lanes}
+        return {"version": _STATE_VERSION, "config": self._fingerprint,
+                "lanes": {str(index): lane.get_state() for index, lane in self._lanes.items()}}
 
     def set_state(self, state: dict) -> None:
         check_state(state, self._fingerprint)
@@ -77,7 +74,7 @@ class _BatchMaker(grain.DatasetIterator):
             raise ConfigError(f"the saved data state holds no state for lanes {missing[:4]}; resume from a state "
                               "merged over every process (rlpjax.data.merge_states)")
         for index, lane in self._lanes.items():
-            lane.set_state(state["lanes"][str(index)]["graph"])
+            lane.set_state(state["lanes"][str(index)])
 
 
 def check_state(state: dict, fingerprint: dict) -> None:
@@ -101,10 +98,12 @@ def merge_states(states: list[dict]) -> dict:
 
 
 def state_stats(state: dict) -> dict[str, int]:
-    """The counters of `stats()` summed over the lanes of a (merged) data state."""
+    """The counters of `stats()` summed over the lanes of a (merged) data state (read out of each lane's grain
+    state, so the state holds nothing it can derive)."""
+    rows_per_lane = state["config"]["global_rows"] // state["config"]["lanes"]
     totals: dict[str, int] = {}
     for lane in state["lanes"].values():
-        for key, value in lane["stats"].items():
+        for key, value in lane_stats(lane, rows_per_lane).items():
             totals[key] = totals.get(key, 0) + value
     return totals
 
@@ -211,8 +210,7 @@ def batch_maker(data_cfg: DataConfig, split: str, lanes: range, tokenizer: Token
         return iter(lane_dataset(documents, tokenizer, rows_per_lane=rows_per_lane, seq_len=data_cfg.seq_len,
                                  mode=data_cfg.mode, add_bos=add_bos, add_eos=add_eos))
 
-    return _BatchMaker({index: lane(index) for index in lanes}, rows_per_lane=rows_per_lane,
-                       fingerprint=fingerprint(data_cfg, split))
+    return _BatchMaker({index: lane(index) for index in lanes}, fingerprint=fingerprint(data_cfg, split))
 
 
 def fingerprint(data_cfg: DataConfig, split: str) -> dict:

@@ -263,13 +263,10 @@ def file_epochs(shards: list[str], read: Reader, text_field: str, share: Share) 
         return Records(lambda start: guarded(read(path, text_field, start, owned), path, share.strict))
 
     def make_epoch(epoch: int) -> grain.IterDataset:
-        order = range(len(mine))
-        if share.shuffle:
-            order = np.random.default_rng(epoch_seed(share, epoch)).permutation(len(mine))
+        seed = epoch_seed(share, epoch)
+        order = np.random.default_rng(seed).permutation(len(mine)) if share.shuffle else range(len(mine))
         records = RoundRobin([shard_records(mine[i]) for i in order], CYCLE_LENGTH)
-        if share.shuffle and share.window > 1:
-            records = WindowShuffle(records, share.window, epoch_seed(share, epoch))
-        return records
+        return WindowShuffle(records, share.window, seed) if share.shuffle and share.window > 1 else records
 
     return make_epoch
 
